@@ -1,0 +1,183 @@
+-- Seed data for `shop` (run after ddl.sql). Deterministic: fixed ids and fixed timestamps.
+--
+-- Portable: MySQL 8.0 and MariaDB 10.11 (plain INSERT ... VALUES ... ON DUPLICATE KEY UPDATE).
+-- Idempotent: loading it twice is harmless; existing rows (by primary key or by the unique
+-- email) are left exactly as they are (`id = id` is a no-op update, no binlog row change).
+--
+-- Contents: 100 customers (ids 1..100) and 50 products (ids 1..50).
+--  * Names/cities with accents (Müller, Łukasz, Dvořák, São Paulo, ...) and ONE row with a
+--    4-byte emoji: customers.id = 65, last_name = 'Nakamura 🌸' (U+1F338) -> needs utf8mb4.
+--    Caveat: utf8mb4_unicode_ci compares all supplementary characters (emoji) as equal, so
+--    look that row up by id, not with `LIKE '%🌸%'` (that matches ANY emoji).
+--  * credit_card: well-known public TEST card numbers (Luhn-valid, 16 digits), some NULL.
+--  * Some NULL phones / cities; customer 95 has NULL city, phone and country.
+--  * Prices: 0.10 (the one item below 0.99) .. 1999.99, including 0.99, 19.99, 1000.00.
+--  * Emails use reserved domains (example.com/.org/.net, *.example, *.test).
+--  * Timestamps are given in UTC (DATETIME(3) columns hold UTC); time_zone is set to
+--    +00:00 so CURRENT_TIMESTAMP defaults are UTC too.
+--  * No backslashes in string literals (NO_BACKSLASH_ESCAPES-safe); quotes are doubled.
+
+SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci;
+SET time_zone = '+00:00';
+
+USE shop;
+
+INSERT INTO customers
+  (id, first_name, last_name, email, phone, credit_card, city, country, created_at, updated_at)
+VALUES
+  (1, 'Emma', 'Johnson', 'emma.johnson@example.org', '+1-202-555-0137', '6011111111111117', 'Seattle', 'US', '2024-01-18 10:13:29.137', '2024-01-18 10:13:29.137'),
+  (2, 'Liam', 'Smith', 'liam.smith@example.net', '+1-202-555-0174', '3566002020360505', 'Austin', 'US', '2024-01-21 11:26:58.274', '2024-01-21 11:26:58.274'),
+  (3, 'Olivia', 'Williams', 'olivia.williams3@mail.example', '+1-202-555-0211', NULL, 'Denver', 'US', '2024-01-24 12:39:27.411', '2024-01-24 12:39:27.411'),
+  (4, 'Noah', 'Brown', 'noah.brown@shop.test', '+1-202-555-0248', '2223003122003222', 'Chicago', 'US', '2024-01-27 13:52:56.548', '2024-02-20 16:52:56.832'),
+  (5, 'Ava', 'Jones', 'ava.jones@example.com', NULL, '5555555555554444', NULL, 'US', '2024-01-30 14:05:25.685', '2024-01-30 14:05:25.685'),
+  (6, 'Ethan', 'Garcia', 'ethan.garcia6@example.org', '+1-202-555-0322', '4000056655665556', 'Phoenix', 'US', '2024-02-02 15:18:54.822', '2024-02-02 15:18:54.822'),
+  (7, 'Sophia', 'Miller', 'sophia.miller@example.net', '+1-202-555-0359', '4000002500003155', 'Boston', 'US', '2024-02-05 16:31:23.959', '2024-02-05 16:31:23.959'),
+  (8, 'Mason', 'Davis', 'mason.davis@mail.example', '+1-202-555-0396', '5105105105105100', 'Portland', 'US', '2024-02-08 17:44:52.096', '2024-03-07 20:44:52.664'),
+  (9, 'Isabella', 'Rodriguez', 'isabella.rodriguez9@shop.test', '+1-202-555-0433', '6011000990139424', 'Miami', 'US', '2024-02-11 18:57:21.233', '2024-02-11 18:57:21.233'),
+  (10, 'Lucas', 'Martinez', 'lucas.martinez@example.com', '+1-202-555-0470', NULL, 'San Diego', 'US', '2024-02-14 19:10:50.370', '2024-02-14 19:10:50.370'),
+  (11, 'Mia', 'Hernández', 'mia.hernandez@example.org', '+1-202-555-0507', '5200828282828210', 'Los Angeles', 'US', '2024-02-17 09:23:19.507', '2024-02-17 09:23:19.507'),
+  (12, 'James', 'Wilson', 'james.wilson12@example.net', '+1-202-555-0544', '4111111111111111', 'Atlanta', 'US', '2024-02-20 10:36:48.644', '2024-03-14 13:36:49.496'),
+  (13, 'Charlotte', 'Anderson', 'charlotte.anderson@mail.example', NULL, '6011111111111117', 'Minneapolis', 'US', '2024-02-23 11:49:17.781', '2024-02-23 11:49:17.781'),
+  (14, 'Benjamin', 'Thomas', 'benjamin.thomas@shop.test', '+1-202-555-0618', '3566002020360505', NULL, 'US', '2024-02-26 12:02:46.918', '2024-02-26 12:02:46.918'),
+  (15, 'Amelia', 'Taylor', 'amelia.taylor15@example.com', '+1-202-555-0655', '4242424242424242', 'Nashville', 'US', '2024-02-29 13:15:15.055', '2024-02-29 13:15:15.055'),
+  (16, 'Oliver', 'Moore', 'oliver.moore@example.org', '+1-613-555-0692', '2223003122003222', 'Toronto', 'CA', '2024-03-03 14:28:44.192', '2024-03-30 17:28:44.328'),
+  (17, 'Chloé', 'Tremblay', 'chloe.tremblay@example.net', '+1-613-555-0729', NULL, 'Montréal', 'CA', '2024-03-06 15:41:13.329', '2024-03-06 15:41:13.329'),
+  (18, 'William', 'Roy', 'william.roy18@mail.example', '+1-613-555-0766', '4000056655665556', 'Vancouver', 'CA', '2024-03-09 16:54:42.466', '2024-03-09 16:54:42.466'),
+  (19, 'Harper', 'Gagnon', 'harper.gagnon@shop.test', '+1-613-555-0803', '4000002500003155', 'Québec', 'CA', '2024-03-12 17:07:11.603', '2024-03-12 17:07:11.603'),
+  (20, 'Jack', 'MacDonald', 'jack.macdonald@example.com', '+1-613-555-0840', '5105105105105100', 'Halifax', 'CA', '2024-03-15 18:20:40.740', '2024-04-06 21:20:41.160'),
+  (21, 'George', 'Evans', 'george.evans21@example.org', NULL, '6011000990139424', 'London', 'GB', '2024-03-18 19:33:09.877', '2024-03-18 19:33:09.877'),
+  (22, 'Isla', 'Walker', 'isla.walker@example.net', '+44 7700 900014', '4012888888881881', 'Manchester', 'GB', '2024-03-21 09:46:38.014', '2024-03-21 09:46:38.014'),
+  (23, 'Harry', 'Wright', 'harry.wright@mail.example', '+44 7700 900051', '5200828282828210', 'Bristol', 'GB', '2024-03-24 10:59:07.151', '2024-03-24 10:59:07.151'),
+  (24, 'Poppy', 'Roberts', 'poppy.roberts24@shop.test', '+44 7700 900088', NULL, NULL, 'GB', '2024-03-27 11:12:36.288', '2024-04-22 14:12:36.992'),
+  (25, 'Alfie', 'O''Brien', 'alfie.obrien@example.com', '+353 85 555 1025', '6011111111111117', 'Dublin', 'IE', '2024-03-30 12:25:05.425', '2024-03-30 12:25:05.425'),
+  (26, 'Siobhán', 'Ní Bhriain', 'siobhan.ni-bhriain@example.org', '+353 85 555 1062', '3566002020360505', 'Galway', 'IE', '2024-04-02 13:38:34.562', '2024-04-02 13:38:34.562'),
+  (27, 'Lukas', 'Müller', 'lukas.muller27@example.net', '+49 30 55501099', '4242424242424242', 'Berlin', 'DE', '2024-04-05 14:51:03.699', '2024-04-05 14:51:03.699'),
+  (28, 'Lena', 'Schmidt', 'lena.schmidt@mail.example', '+49 30 55501136', '2223003122003222', 'München', 'DE', '2024-04-08 15:04:32.836', '2024-04-29 18:04:33.824'),
+  (29, 'Jonas', 'Schneider', 'jonas.schneider@shop.test', NULL, '5555555555554444', 'Hamburg', 'DE', '2024-04-11 16:17:01.973', '2024-04-11 16:17:01.973'),
+  (30, 'Hannah', 'Fischer', 'hannah.fischer30@example.com', '+49 30 55501210', '4000056655665556', 'Köln', 'DE', '2024-04-14 17:30:30.110', '2024-04-14 17:30:30.110'),
+  (31, 'Felix', 'Weber', 'felix.weber@example.org', '+49 30 55501247', NULL, 'Düsseldorf', 'DE', '2024-04-17 18:43:59.247', '2024-04-17 18:43:59.247'),
+  (32, 'Zoë', 'Groß', 'zoe.gross@example.net', '+49 30 55501284', '5105105105105100', 'Stuttgart', 'DE', '2024-04-20 19:56:28.384', '2024-05-15 22:56:28.656'),
+  (33, 'Léa', 'Martin', 'lea.martin33@mail.example', '+33 6 55 50 1321', '6011000990139424', 'Paris', 'FR', '2024-04-23 09:09:57.521', '2024-04-23 09:09:57.521'),
+  (34, 'Hugo', 'Bernard', 'hugo.bernard@shop.test', '+33 6 55 50 1358', '4012888888881881', 'Lyon', 'FR', '2024-04-26 10:22:26.658', '2024-04-26 10:22:26.658'),
+  (35, 'Inès', 'Dubois', 'ines.dubois@example.com', '+33 6 55 50 1395', '5200828282828210', 'Marseille', 'FR', '2024-04-29 11:35:55.795', '2024-04-29 11:35:55.795'),
+  (36, 'Théo', 'Lefèvre', 'theo.lefevre36@example.org', '+33 6 55 50 1432', '4111111111111111', 'Toulouse', 'FR', '2024-05-02 12:48:24.932', '2024-05-22 15:48:25.488'),
+  (37, 'Camille', 'Moreau', 'camille.moreau@example.net', NULL, '6011111111111117', 'Nantes', 'FR', '2024-05-05 13:01:53.069', '2024-05-05 13:01:53.069'),
+  (38, 'François', 'Rousseau', 'francois.rousseau@mail.example', '+33 6 55 50 1506', NULL, 'Bordeaux', 'FR', '2024-05-08 14:14:22.206', '2024-05-08 14:14:22.206'),
+  (39, 'Sofía', 'García', 'sofia.garcia39@shop.test', '+34 655 501543', '4242424242424242', 'Madrid', 'ES', '2024-05-11 15:27:51.343', '2024-05-11 15:27:51.343'),
+  (40, 'Hugo', 'Fernández', 'hugo.fernandez@example.com', '+34 655 501580', '2223003122003222', 'Barcelona', 'ES', '2024-05-14 16:40:20.480', '2024-06-07 19:40:21.320'),
+  (41, 'Lucía', 'Martínez', 'lucia.martinez@example.org', '+34 655 501617', '5555555555554444', 'Sevilla', 'ES', '2024-05-17 17:53:49.617', '2024-05-17 17:53:49.617'),
+  (42, 'Iñaki', 'Etxeberria', 'inaki.etxeberria42@example.net', '+34 655 501654', '4000056655665556', 'Bilbao', 'ES', '2024-05-20 18:06:18.754', '2024-05-20 18:06:18.754'),
+  (43, 'Giulia', 'Rossi', 'giulia.rossi@mail.example', '+39 345 5551691', '4000002500003155', 'Roma', 'IT', '2024-05-23 19:19:47.891', '2024-05-23 19:19:47.891'),
+  (44, 'Leonardo', 'Russo', 'leonardo.russo@shop.test', '+39 345 5551728', '5105105105105100', 'Milano', 'IT', '2024-05-26 09:32:16.028', '2024-06-23 12:32:16.152'),
+  (45, 'Francesca', 'Bianchi', 'francesca.bianchi45@example.com', NULL, NULL, 'Torino', 'IT', '2024-05-29 10:45:45.165', '2024-05-29 10:45:45.165'),
+  (46, 'Niccolò', 'Esposito', 'niccolo.esposito@example.org', '+39 345 5551802', '4012888888881881', 'Napoli', 'IT', '2024-06-01 11:58:14.302', '2024-06-01 11:58:14.302'),
+  (47, 'João', 'Silva', 'joao.silva@example.net', '+351 912 551839', '5200828282828210', 'Lisboa', 'PT', '2024-06-04 12:11:43.439', '2024-06-04 12:11:43.439'),
+  (48, 'Beatriz', 'Conceição', 'beatriz.conceicao48@mail.example', '+351 912 551876', '4111111111111111', 'Porto', 'PT', '2024-06-07 13:24:12.576', '2024-06-30 16:24:12.984'),
+  (49, 'Ana', 'Gonçalves', 'ana.goncalves@shop.test', '+351 912 551913', '6011111111111117', NULL, 'PT', '2024-06-10 14:37:41.713', '2024-06-10 14:37:41.713'),
+  (50, 'Daan', 'de Vries', 'daan.de-vries@example.com', '+31 6 55501950', '3566002020360505', 'Amsterdam', 'NL', '2024-06-13 15:50:10.850', '2024-06-13 15:50:10.850'),
+  (51, 'Sanne', 'van den Berg', 'sanne.van-den-berg51@example.org', '+31 6 55501987', '4242424242424242', 'Utrecht', 'NL', '2024-06-16 16:03:39.987', '2024-06-16 16:03:39.987'),
+  (52, 'Lars', 'Andersen', 'lars.andersen@example.net', '+45 55 502024', NULL, 'København', 'DK', '2024-06-19 17:16:08.124', '2024-07-16 20:16:08.816'),
+  (53, 'Søren', 'Kierkegård', 'soren.kierkegard@mail.example', NULL, '5555555555554444', 'Aarhus', 'DK', '2024-06-22 18:29:37.261', '2024-06-22 18:29:37.261'),
+  (54, 'Björn', 'Ångström', 'bjorn.angstrom54@shop.test', '+46 70 555 2098', '4000056655665556', 'Stockholm', 'SE', '2024-06-25 19:42:06.398', '2024-06-25 19:42:06.398'),
+  (55, 'Elsa', 'Lindqvist', 'elsa.lindqvist@example.com', '+46 70 555 2135', '4000002500003155', 'Göteborg', 'SE', '2024-06-28 09:55:35.535', '2024-06-28 09:55:35.535'),
+  (56, 'Ingrid', 'Håland', 'ingrid.haland@example.org', '+47 455 52172', '5105105105105100', 'Bergen', 'NO', '2024-07-01 10:08:04.672', '2024-07-23 13:08:05.648'),
+  (57, 'Aino', 'Mäkinen', 'aino.makinen57@example.net', '+358 40 555 2209', '6011000990139424', 'Helsinki', 'FI', '2024-07-04 11:21:33.809', '2024-07-04 11:21:33.809'),
+  (58, 'Łukasz', 'Wójcik', 'lukasz.wojcik@mail.example', '+48 555 502246', '4012888888881881', 'Kraków', 'PL', '2024-07-07 12:34:02.946', '2024-07-07 12:34:02.946'),
+  (59, 'Zofia', 'Kowalska', 'zofia.kowalska@shop.test', '+48 555 502283', NULL, 'Warszawa', 'PL', '2024-07-10 13:47:31.083', '2024-07-10 13:47:31.083'),
+  (60, 'Tomáš', 'Dvořák', 'tomas.dvorak60@example.com', '+420 555 502320', '4111111111111111', 'Praha', 'CZ', '2024-07-13 14:00:00.220', '2024-08-08 17:00:00.480'),
+  (61, 'Ádám', 'Szabó', 'adam.szabo@example.org', NULL, '6011111111111117', 'Budapest', 'HU', '2024-07-16 15:13:29.357', '2024-07-16 15:13:29.357'),
+  (62, 'Elif', 'Yılmaz', 'elif.yilmaz@example.net', '+90 555 502394', '3566002020360505', 'İstanbul', 'TR', '2024-07-19 16:26:58.494', '2024-07-19 16:26:58.494'),
+  (63, 'Nikos', 'Papadopoulos', 'nikos.papadopoulos63@mail.example', '+30 69 555 2431', '4242424242424242', 'Athína', 'GR', '2024-07-22 17:39:27.631', '2024-07-22 17:39:27.631'),
+  (64, 'Dmitri', 'Ivanov', 'dmitri.ivanov@shop.test', '+372 555 2468', '2223003122003222', NULL, 'EE', '2024-07-25 18:52:56.768', '2024-08-15 21:52:57.312'),
+  (65, 'Kai', 'Nakamura 🌸', 'kai.nakamura@example.com', '+81 90-5555-2505', '5555555555554444', 'Kyoto', 'JP', '2024-07-28 19:05:25.905', '2024-07-28 19:05:25.905'),
+  (66, 'Yuki', 'Tanaka', 'yuki.tanaka66@example.org', '+81 90-5555-2542', NULL, 'Tōkyō', 'JP', '2024-07-31 09:18:54.042', '2024-07-31 09:18:54.042'),
+  (67, 'Min-jun', 'Kim', 'min-jun.kim@example.net', '+82 10-5555-2579', '4000002500003155', 'Seoul', 'KR', '2024-08-03 10:31:23.179', '2024-08-03 10:31:23.179'),
+  (68, 'Wei', 'Zhang', 'wei.zhang@mail.example', '+65 8555 2616', '5105105105105100', 'Singapore', 'SG', '2024-08-06 11:44:52.316', '2024-08-31 14:44:53.144'),
+  (69, 'Priya', 'Sharma', 'priya.sharma69@shop.test', NULL, '6011000990139424', 'Bengaluru', 'IN', '2024-08-09 12:57:21.453', '2024-08-09 12:57:21.453'),
+  (70, 'Arjun', 'Patel', 'arjun.patel@example.com', '+91 98555 02690', '4012888888881881', 'Mumbai', 'IN', '2024-08-12 13:10:50.590', '2024-08-12 13:10:50.590'),
+  (71, 'Aditi', 'Iyer', 'aditi.iyer@example.org', '+91 98555 02727', '5200828282828210', 'Chennai', 'IN', '2024-08-15 14:23:19.727', '2024-08-15 14:23:19.727'),
+  (72, 'Lan', 'Nguyễn', 'lan.nguyen72@example.net', '+84 90 555 2764', '4111111111111111', 'Hà Nội', 'VN', '2024-08-18 15:36:48.864', '2024-09-07 18:36:48.976'),
+  (73, 'Siti', 'Rahman', 'siti.rahman@mail.example', '+60 12-555 2801', NULL, 'Kuala Lumpur', 'MY', '2024-08-21 16:49:17.001', '2024-08-21 16:49:17.001'),
+  (74, 'Jose', 'Santos', 'jose.santos@shop.test', '+63 917 555 2838', '3566002020360505', 'Manila', 'PH', '2024-08-24 17:02:46.138', '2024-08-24 17:02:46.138'),
+  (75, 'Charlotte', 'Nguyen', 'charlotte.nguyen75@example.com', '+61 491 570 075', '4242424242424242', 'Sydney', 'AU', '2024-08-27 18:15:15.275', '2024-08-27 18:15:15.275'),
+  (76, 'Jack', 'Thompson', 'jack.thompson@example.org', '+61 491 570 012', '2223003122003222', 'Melbourne', 'AU', '2024-08-30 19:28:44.412', '2024-09-23 22:28:44.808'),
+  (77, 'Ruby', 'King', 'ruby.king@example.net', NULL, '5555555555554444', 'Brisbane', 'AU', '2024-09-02 09:41:13.549', '2024-09-02 09:41:13.549'),
+  (78, 'Aroha', 'Ngata', 'aroha.ngata78@mail.example', '+64 21 555 2986', '4000056655665556', 'Auckland', 'NZ', '2024-09-05 10:54:42.686', '2024-09-05 10:54:42.686'),
+  (79, 'Lucas', 'Oliveira', 'lucas.oliveira@shop.test', '+55 11 95555-3023', '4000002500003155', 'São Paulo', 'BR', '2024-09-08 11:07:11.823', '2024-09-08 11:07:11.823'),
+  (80, 'Gabriela', 'Souza', 'gabriela.souza@example.com', '+55 11 95555-3060', NULL, 'Rio de Janeiro', 'BR', '2024-09-11 12:20:40.960', '2024-10-09 15:20:41.640'),
+  (81, 'Mateo', 'González', 'mateo.gonzalez81@example.org', '+54 11 5555-3097', '6011000990139424', 'Buenos Aires', 'AR', '2024-09-14 13:33:09.097', '2024-09-14 13:33:09.097'),
+  (82, 'Valentina', 'López', 'valentina.lopez@example.net', '+56 9 5555 3134', '4012888888881881', 'Santiago', 'CL', '2024-09-17 14:46:38.234', '2024-09-17 14:46:38.234'),
+  (83, 'Santiago', 'Ramírez', 'santiago.ramirez@mail.example', '+57 300 555 3171', '5200828282828210', 'Bogotá', 'CO', '2024-09-20 15:59:07.371', '2024-09-20 15:59:07.371'),
+  (84, 'Ximena', 'Cruz', 'ximena.cruz84@shop.test', '+52 55 5555 3208', '4111111111111111', 'Ciudad de México', 'MX', '2024-09-23 16:12:36.508', '2024-10-16 19:12:37.472'),
+  (85, 'Diego', 'Flores', 'diego.flores@example.com', NULL, '6011111111111117', 'Guadalajara', 'MX', '2024-09-26 17:25:05.645', '2024-09-26 17:25:05.645'),
+  (86, 'Amara', 'Okafor', 'amara.okafor@example.org', '+234 803 555 3282', '3566002020360505', 'Lagos', 'NG', '2024-09-29 18:38:34.782', '2024-09-29 18:38:34.782'),
+  (87, 'Kwame', 'Mensah', 'kwame.mensah87@example.net', '+233 24 555 3319', NULL, 'Accra', 'GH', '2024-10-02 19:51:03.919', '2024-10-02 19:51:03.919'),
+  (88, 'Thandiwe', 'Dlamini', 'thandiwe.dlamini@mail.example', '+27 82 555 3356', '2223003122003222', 'Cape Town', 'ZA', '2024-10-05 09:04:32.056', '2024-11-01 12:04:32.304'),
+  (89, 'Youssef', 'El Amrani', 'youssef.el-amrani@shop.test', '+212 6 55 55 3393', '5555555555554444', 'Casablanca', 'MA', '2024-10-08 10:17:01.193', '2024-10-08 10:17:01.193'),
+  (90, 'Layla', 'Haddad', 'layla.haddad90@example.com', '+971 50 555 3430', '4000056655665556', NULL, 'AE', '2024-10-11 11:30:30.330', '2024-10-11 11:30:30.330'),
+  (91, 'Omar', 'Farouk', 'omar.farouk@example.org', '+20 100 555 3467', '4000002500003155', 'Cairo', 'EG', '2024-10-14 12:43:59.467', '2024-10-14 12:43:59.467'),
+  (92, 'Noa', 'Cohen', 'noa.cohen@example.net', '+972 50-555-3504', '5105105105105100', 'Tel Aviv', 'IL', '2024-10-17 13:56:28.604', '2024-11-08 16:56:29.136'),
+  (93, 'Grace', 'Lee', 'grace.lee93@mail.example', NULL, '6011000990139424', 'San Francisco', 'US', '2024-10-20 14:09:57.741', '2024-10-20 14:09:57.741'),
+  (94, 'Daniel', 'Kim', 'daniel.kim@shop.test', '+1-202-555-3578', NULL, 'Seattle', 'US', '2024-10-23 15:22:26.878', '2024-10-23 15:22:26.878'),
+  (95, 'Emily', 'Clark', 'emily.clark@example.com', NULL, '5200828282828210', NULL, NULL, '2024-10-26 16:35:55.015', '2024-10-26 16:35:55.015'),
+  (96, 'Michael', 'Lewis', 'michael.lewis96@example.org', '+1-202-555-3652', '4111111111111111', 'New York', 'US', '2024-10-29 17:48:24.152', '2024-11-24 20:48:24.968'),
+  (97, 'Sarah', 'O''Connor', 'sarah.oconnor@example.net', '+1-202-555-3689', '6011111111111117', 'Boston', 'US', '2024-11-01 18:01:53.289', '2024-11-01 18:01:53.289'),
+  (98, 'David', 'Young', 'david.young@mail.example', '+1-202-555-3726', '3566002020360505', 'Chicago', 'US', '2024-11-04 19:14:22.426', '2024-11-04 19:14:22.426'),
+  (99, 'Laura', 'Hall', 'laura.hall99@shop.test', '+1-202-555-3763', '4242424242424242', 'Denver', 'US', '2024-11-07 09:27:51.563', '2024-11-07 09:27:51.563'),
+  (100, 'Matteo', 'Ricci', 'matteo.ricci@example.com', '+39 345 5553800', '2223003122003222', 'Firenze', 'IT', '2024-11-10 10:40:20.700', '2024-12-01 13:40:20.800')
+ON DUPLICATE KEY UPDATE id = id;
+
+INSERT INTO products
+  (id, name, category, price, description, created_at, updated_at)
+VALUES
+  (1, 'The Pragmatic Programmer (20th Anniversary Edition)', 'Books', 42.50, 'Classic advice for software developers.', '2023-11-02 09:41:00.233', '2023-11-02 09:41:00.233'),
+  (2, 'Designing Data-Intensive Applications', 'Books', 54.99, 'Reliable, scalable and maintainable systems.', '2023-11-03 10:52:00.466', '2023-11-03 10:52:00.466'),
+  (3, 'Kafka: The Definitive Guide, 2nd Edition', 'Books', 49.99, NULL, '2023-11-04 12:03:00.699', '2023-11-04 12:03:00.699'),
+  (4, 'Le Petit Prince (édition française)', 'Books', 7.90, 'Édition de poche, texte intégral.', '2023-11-05 13:14:00.932', '2023-11-05 13:14:00.932'),
+  (5, 'Children''s Picture Dictionary', 'Books', 12.00, 'Over 1,000 words with colour illustrations.', '2023-11-06 14:25:00.165', '2023-12-21 14:30:00.260'),
+  (6, 'Sudoku Puzzle Book, Volume 3', 'Books', 5.49, NULL, '2023-11-07 14:36:00.398', '2023-11-07 14:36:00.398'),
+  (7, 'Bookmark, Brass', 'Books', 0.99, 'A simple brass bookmark.', '2023-11-08 08:47:00.631', '2023-11-08 08:47:00.631'),
+  (8, 'Wireless Noise-Cancelling Headphones', 'Electronics', 249.00, 'Up to 30 h battery; USB-C charging.', '2023-11-09 09:58:00.864', '2023-11-09 09:58:00.864'),
+  (9, 'USB-C Cable 1 m', 'Electronics', 9.99, NULL, '2023-11-10 11:09:00.097', '2023-11-10 11:09:00.097'),
+  (10, '27" 4K Monitor', 'Electronics', 329.99, 'IPS panel, 60 Hz, HDR10.', '2023-11-11 12:20:00.330', '2023-12-26 12:30:00.520'),
+  (11, 'Mechanical Keyboard (ISO-DE layout)', 'Electronics', 119.90, 'Hot-swappable switches, Ä/Ö/Ü keys.', '2023-11-12 12:31:00.563', '2023-11-12 12:31:00.563'),
+  (12, 'Gaming Laptop 16"', 'Electronics', 1999.99, 'RTX graphics, 32 GB RAM, 1 TB SSD.', '2023-11-13 13:42:00.796', '2023-11-13 13:42:00.796'),
+  (13, 'Smartphone 128 GB', 'Electronics', 1000.00, 'Flagship phone; exact round price for decimal tests.', '2023-11-14 14:53:00.029', '2023-11-14 14:53:00.029'),
+  (14, 'AA Batteries, 4-pack', 'Electronics', 4.99, NULL, '2023-11-15 09:04:00.262', '2023-11-15 09:04:00.262'),
+  (15, 'Garden Hose 25 m', 'Garden', 34.95, 'Kink-resistant, with spray nozzle.', '2023-11-16 10:15:00.495', '2023-12-31 10:30:00.780'),
+  (16, 'Tomato Seeds (Heirloom Mix)', 'Garden', 2.49, 'About 50 seeds per packet.', '2023-11-17 11:26:00.728', '2023-11-17 11:26:00.728'),
+  (17, 'Stainless Steel Trowel', 'Garden', 14.99, NULL, '2023-11-18 11:37:00.961', '2023-11-18 11:37:00.961'),
+  (18, 'Cedar Raised Garden Bed', 'Garden', 189.00, '120 × 60 × 30 cm, untreated cedar.', '2023-11-19 12:48:00.194', '2023-11-19 12:48:00.194'),
+  (19, 'Plant Label Tag', 'Garden', 0.10, 'Single white plastic tag — the cheapest item in the shop.', '2023-11-20 13:59:00.427', '2023-11-20 13:59:00.427'),
+  (20, 'Solar Garden Lights, set of 6', 'Garden', 27.99, 'Warm white LEDs.', '2023-11-21 15:10:00.660', '2024-01-05 15:30:01.040'),
+  (21, 'Cordless Lawn Mower', 'Garden', 449.00, '40 V, 42 cm cutting width.', '2023-11-22 09:21:00.893', '2023-11-22 09:21:00.893'),
+  (22, 'Chef''s Knife 20 cm', 'Kitchen', 79.00, 'German steel, full tang.', '2023-11-23 09:32:00.126', '2023-11-23 09:32:00.126'),
+  (23, 'Cast Iron Skillet 26 cm', 'Kitchen', 39.95, 'Pre-seasoned.', '2023-11-24 10:43:00.359', '2023-11-24 10:43:00.359'),
+  (24, 'Espresso Machine', 'Kitchen', 599.00, '15 bar pump, steam wand.', '2023-11-25 11:54:00.592', '2023-11-25 11:54:00.592'),
+  (25, 'Crème Brûlée Torch', 'Kitchen', 24.50, 'Refillable butane torch for caramelising.', '2023-11-26 13:05:00.825', '2024-01-10 13:30:01.300'),
+  (26, 'Silicone Spatula', 'Kitchen', 6.99, NULL, '2023-11-27 14:16:00.058', '2023-11-27 14:16:00.058'),
+  (27, 'Stand Mixer 5 L', 'Kitchen', 429.99, 'Tilt-head, 10 speeds.', '2023-11-28 15:27:00.291', '2023-11-28 15:27:00.291'),
+  (28, 'Measuring Spoons, set of 5', 'Kitchen', 3.75, NULL, '2023-11-29 08:38:00.524', '2023-11-29 08:38:00.524'),
+  (29, 'Wooden Building Blocks (100 pcs)', 'Toys', 29.99, 'Beech wood, non-toxic paint.', '2023-11-30 09:49:00.757', '2023-11-30 09:49:00.757'),
+  (30, 'Remote Control Car', 'Toys', 59.90, '2.4 GHz, rechargeable.', '2023-12-01 11:00:00.990', '2024-01-15 11:30:01.560'),
+  (31, '1000-Piece Jigsaw Puzzle: Alps', 'Toys', 19.99, NULL, '2023-12-02 12:11:00.223', '2023-12-02 12:11:00.223'),
+  (32, 'Plush Teddy Bear', 'Toys', 15.00, '30 cm, machine washable.', '2023-12-03 13:22:00.456', '2023-12-03 13:22:00.456'),
+  (33, 'Board Game: Settlers Night', 'Toys', 44.99, 'For 3–4 players, ages 10+.', '2023-12-04 13:33:00.689', '2023-12-04 13:33:00.689'),
+  (34, 'Yo-Yo', 'Toys', 1.99, NULL, '2023-12-05 14:44:00.922', '2023-12-05 14:44:00.922'),
+  (35, 'Kids'' Science Kit', 'Toys', 34.00, '25 experiments; adult supervision required.', '2023-12-06 08:55:00.155', '2024-01-20 09:30:00.820'),
+  (36, 'Yoga Mat 6 mm', 'Sports', 24.99, 'Non-slip TPE.', '2023-12-07 10:06:00.388', '2023-12-07 10:06:00.388'),
+  (37, 'Adjustable Dumbbells, pair', 'Sports', 299.00, '2–24 kg each.', '2023-12-08 11:17:00.621', '2023-12-08 11:17:00.621'),
+  (38, 'Running Shoes', 'Sports', 119.95, NULL, '2023-12-09 12:28:00.854', '2023-12-09 12:28:00.854'),
+  (39, 'Football (Size 5)', 'Sports', 19.99, 'FIFA Quality.', '2023-12-10 12:39:00.087', '2023-12-10 12:39:00.087'),
+  (40, 'Tennis Balls, can of 3', 'Sports', 5.99, NULL, '2023-12-11 13:50:00.320', '2024-01-25 14:30:01.080'),
+  (41, 'Road Bike, Aluminium Frame', 'Sports', 1249.00, 'Shimano 2×11 groupset.', '2023-12-12 15:01:00.553', '2023-12-12 15:01:00.553'),
+  (42, 'Water Bottle 750 ml', 'Sports', 12.49, 'BPA-free, insulated.', '2023-12-13 09:12:00.786', '2023-12-13 09:12:00.786'),
+  (43, 'Moisturising Face Cream 50 ml', 'Beauty', 18.90, 'For dry skin; fragrance-free.', '2023-12-14 10:23:00.019', '2023-12-14 10:23:00.019'),
+  (44, 'Lip Balm', 'Beauty', 2.99, NULL, '2023-12-15 10:34:00.252', '2023-12-15 10:34:00.252'),
+  (45, 'Hair Dryer 2000 W', 'Beauty', 49.99, 'Ionic, 3 heat settings.', '2023-12-16 11:45:00.485', '2024-01-30 12:30:01.340'),
+  (46, 'Eau de Parfum 100 ml', 'Beauty', 89.00, 'Notes of bergamot, jasmine and cedar.', '2023-12-17 12:56:00.718', '2023-12-17 12:56:00.718'),
+  (47, 'Nail File', 'Beauty', 0.99, 'Glass nail file.', '2023-12-18 14:07:00.951', '2023-12-18 14:07:00.951'),
+  (48, 'Electric Toothbrush', 'Beauty', 69.99, '2-minute timer, 2 brush heads.', '2023-12-19 15:18:00.184', '2023-12-19 15:18:00.184'),
+  (49, 'Sunscreen SPF 50, 200 ml', 'Beauty', 14.25, NULL, '2023-12-20 09:29:00.417', '2023-12-20 09:29:00.417'),
+  (50, 'Shampoo 250 ml', 'Beauty', 7.45, 'For all hair types.', '2023-12-21 09:40:00.650', '2024-02-04 10:30:01.600')
+ON DUPLICATE KEY UPDATE id = id;
