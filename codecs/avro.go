@@ -109,9 +109,16 @@ func (c *Avro[T]) SchemaID() int { return c.id }
 // Subject is the subject our schema is registered under.
 func (c *Avro[T]) Subject() string { return c.subject }
 
-// Encode encodes a T or *T.
+// Raw is a value already in wire format. Encode passes it through
+// unchanged: a record can be forwarded (put back on a retry topic, replayed
+// from a dead-letter topic) without decoding and re-encoding it.
+type Raw []byte
+
+// Encode encodes a T or *T, or passes a Raw through.
 func (c *Avro[T]) Encode(value any) ([]byte, error) {
-	switch value.(type) {
+	switch v := value.(type) {
+	case Raw:
+		return v, nil
 	case *T, T:
 	default:
 		var zero T

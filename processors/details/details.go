@@ -1,0 +1,352 @@
+// Package details is the orders-details processor: it joins each order with
+// its customer and product, read from the customers and products tables
+// (Goka Lookup tables: every instance holds every partition, the analogue of
+// a Kafka Streams GlobalKTable), and writes OrderDetails to order-details.
+//
+//	orders ──► orders-details ──► order-details         JOINED, or RETRYING / DEAD_LETTERED markers
+//	             │  Lookup customers, products
+//	             ├──► orders-details-retry ──► orders-details-retry (group): waits, joins again
+//	             └──► orders-details-dlq     undecodable or invalid orders, orders never joined
+//
+// An order whose customer or product is not in the tables yet (CDC lag) is
+// never dropped: it goes to the retry topic and is joined again after
+// RetryDelay, up to MaxRetries times, then dead-lettered with the reason.
+// Every order leaves exactly one record on order-details from its first
+// attempt (JOINED, RETRYING or DEAD_LETTERED) in per-customer order, and a
+// retried order a second one (JOINED or DEAD_LETTERED) later: that is what
+// lets orders-totals-by-customer count each order once (see package totals).
+package details
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+
+	"github.com/orderstream/pipeline/avro"
+	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/internal/deadletter"
+)
+
+// Group is the Goka group (consumer group) of the join.
+const Group goka.Group = "orders-details"
+
+// RetryGroup is the Goka group that joins retried orders again.
+const RetryGroup goka.Group = "orders-details-retry"
+
+// Topics names the topics of the processor.
+type Topics struct {
+	Orders     goka.Stream
+	Customers  goka.Table
+	Products   goka.Table
+	Details    goka.Stream
+	Retry      goka.Stream
+	DeadLetter goka.Stream
+}
+
+// DefaultTopics are the topic names used unless configured otherwise.
+var DefaultTopics = Topics{
+	Orders:     "orders",
+	Customers:  "customers",
+	Products:   "products",
+	Details:    "order-details",
+	Retry:      "orders-details-retry",
+	DeadLetter: "orders-details-dlq",
+}
+
+// Options configure the join.
+type Options struct {
+	Topics     Topics
+	MaxRetries int           // join attempts after the first before an order is dead-lettered
+	RetryDelay time.Duration // wait before each retry
+	Logger     *slog.Logger
+}
+
+// Codecs are the value codecs of the processor's topics.
+type Codecs struct {
+	Order    *codecs.Avro[avro.Order]
+	Customer *codecs.Avro[avro.Customer]
+	Product  *codecs.Avro[avro.Product]
+	Details  *codecs.Avro[avro.OrderDetails]
+}
+
+// NewCodecs registers the schemas of the processor's topics.
+func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, error) {
+	var c Codecs
+	var err error
+	if c.Order, err = codecs.NewAvro[avro.Order](ctx, reg, codecs.ValueSubject(string(t.Orders)), avro.OrderSchema); err != nil {
+		return nil, err
+	}
+	if c.Customer, err = codecs.NewAvro[avro.Customer](ctx, reg, codecs.ValueSubject(string(t.Customers)), avro.CustomerSchema); err != nil {
+		return nil, err
+	}
+	if c.Product, err = codecs.NewAvro[avro.Product](ctx, reg, codecs.ValueSubject(string(t.Products)), avro.ProductSchema); err != nil {
+		return nil, err
+	}
+	if c.Details, err = codecs.NewAvro[avro.OrderDetails](ctx, reg, codecs.ValueSubject(string(t.Details)), avro.OrderDetailsSchema); err != nil {
+		return nil, err
+	}
+	// The retry topic carries RETRYING OrderDetails records.
+	if _, err = reg.Register(ctx, codecs.ValueSubject(string(t.Retry)), avro.OrderDetailsSchema); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Joiner holds the two processors' callbacks.
+type Joiner struct {
+	opts   Options
+	codecs *Codecs
+	log    *slog.Logger
+	wait   func(ctx context.Context, until time.Time) bool // false: ctx ended first
+}
+
+// New returns a Joiner.
+func New(opts Options, c *Codecs) *Joiner {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Joiner{opts: opts, codecs: c, log: opts.Logger.With("group", string(Group)), wait: waitUntil}
+}
+
+func waitUntil(ctx context.Context, until time.Time) bool {
+	d := time.Until(until)
+	if d <= 0 {
+		return true
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Graph is the topology of the orders-details group. Avro topics use
+// Lenient codecs on every edge: an undecodable record reaches the callback
+// (and the dead-letter topic) instead of stopping the processor, and a topic
+// that is both input and output has one codec.
+func (j *Joiner) Graph() *goka.GroupGraph {
+	t := j.opts.Topics
+	return goka.DefineGroup(Group,
+		goka.Input(t.Orders, codecs.NewLenient(j.codecs.Order), j.onOrder),
+		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
+		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
+		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
+		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
+		goka.Output(t.DeadLetter, new(codec.Bytes)),
+	)
+}
+
+// RetryGraph is the topology of the orders-details-retry group.
+func (j *Joiner) RetryGraph() *goka.GroupGraph {
+	t := j.opts.Topics
+	return goka.DefineGroup(RetryGroup,
+		goka.Input(t.Retry, codecs.NewLenient(j.codecs.Details), j.onRetry),
+		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
+		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
+		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
+		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
+		goka.Output(t.DeadLetter, new(codec.Bytes)),
+	)
+}
+
+// source is an order's position in the orders topic: its identity.
+type source struct {
+	partition int32
+	offset    int64
+}
+
+func (j *Joiner) onOrder(ctx goka.Context, msg any) {
+	in, ok := decoded[avro.Order](ctx, msg)
+	if !ok {
+		j.deadLetter(ctx, nil, deadletter.StageDecode, codecs.ErrNilValue)
+		return
+	}
+	if in.Err != nil {
+		j.badInput(ctx, in.Raw, in.Err)
+		return
+	}
+	if err := validate(ctx.Key(), in.Value); err != nil {
+		j.deadLetter(ctx, in.Raw, deadletter.StageValidate, err)
+		return
+	}
+	j.join(ctx, in.Value, source{ctx.Partition(), ctx.Offset()}, 0)
+}
+
+// RetryDueHeader carries when a retry record is due (Unix milliseconds).
+const RetryDueHeader = "orderstream.retry.due"
+
+func (j *Joiner) onRetry(ctx goka.Context, msg any) {
+	in, ok := decoded[avro.OrderDetails](ctx, msg)
+	if !ok {
+		j.deadLetter(ctx, nil, deadletter.StageDecode, codecs.ErrNilValue)
+		return
+	}
+	if in.Err != nil {
+		j.badInput(ctx, in.Raw, in.Err)
+		return
+	}
+	d := in.Value
+	due := ctx.Timestamp().Add(j.opts.RetryDelay)
+	if ms, err := strconv.ParseInt(string(ctx.Headers()[RetryDueHeader]), 10, 64); err == nil {
+		due = time.UnixMilli(ms)
+	}
+	// Records reach the retry topic in due order, so waiting for the head
+	// of the partition delays nothing that is due earlier.
+	if !j.wait(ctx.Context(), due) {
+		// Shutting down or losing the partition: put the record back
+		// unchanged rather than commit it unprocessed.
+		ctx.Emit(j.opts.Topics.Retry, ctx.Key(), codecs.Raw(in.Raw), goka.WithCtxEmitHeaders(dueHeader(due)))
+		return
+	}
+	order := &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, ProductID: d.ProductID,
+		Quantity: d.Quantity, UnitPrice: d.UnitPrice, CreatedAt: d.CreatedAt}
+	j.join(ctx, order, source{d.SourcePartition, d.SourceOffset}, d.Attempt)
+}
+
+func dueHeader(t time.Time) goka.Headers {
+	return goka.Headers{RetryDueHeader: []byte(strconv.FormatInt(t.UnixMilli(), 10))}
+}
+
+// join emits the outcome of one join attempt for order.
+func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32) {
+	t := j.opts.Topics
+	key := codecs.Key(o.CustomerID)
+	d := &avro.OrderDetails{
+		OrderID: o.OrderID, CustomerID: o.CustomerID, ProductID: o.ProductID, Quantity: o.Quantity,
+		UnitPrice: o.UnitPrice, LineTotal: lineTotal(o), CreatedAt: o.CreatedAt,
+		SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
+	}
+	cust, prod, reason := j.lookup(ctx, o)
+	switch {
+	case reason == "":
+		d.Status = avro.OrderDetailsStatusJoined
+		d.CustomerFirstName, d.CustomerLastName, d.CustomerEmail = &cust.FirstName, &cust.LastName, &cust.Email
+		d.ProductName, d.ProductCategory = &prod.Name, &prod.Category
+		ctx.Emit(t.Details, key, d)
+		ordersJoined.Inc()
+		if attempt > 0 {
+			ordersJoinedAfterRetry.Inc()
+		}
+	case int(attempt) < j.opts.MaxRetries:
+		d.Status, d.Reason = avro.OrderDetailsStatusRetrying, &reason
+		if attempt == 0 {
+			ctx.Emit(t.Details, key, d) // the in-order marker, see the package doc
+		}
+		next := *d
+		next.Attempt = attempt + 1
+		ctx.Emit(t.Retry, key, &next, goka.WithCtxEmitHeaders(dueHeader(time.Now().Add(j.opts.RetryDelay))))
+		ordersRetried.Inc()
+		j.log.Debug("order not joinable yet; will retry", "order_id", o.OrderID, "attempt", attempt+1, "reason", reason)
+	default:
+		d.Status, d.Reason = avro.OrderDetailsStatusDeadLettered, &reason
+		ctx.Emit(t.Details, key, d)
+		raw, err := j.codecs.Order.Encode(o)
+		if err != nil {
+			ctx.Fail(fmt.Errorf("re-encoding order %s for the dead-letter topic: %w", o.OrderID, err))
+		}
+		j.emitDeadLetter(ctx, raw, deadletter.Record{
+			Service: string(Group), Topic: string(t.Orders), Partition: src.partition, Offset: src.offset,
+			Stage: deadletter.StageJoin, Err: fmt.Errorf("not joined after %d attempts: %s", attempt+1, reason),
+		})
+	}
+}
+
+// lookup finds the order's customer and product, or says why it cannot.
+func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string) {
+	cust, reason := lookupRow[avro.Customer](ctx, j.opts.Topics.Customers, o.CustomerID, "customer")
+	if reason != "" {
+		return nil, nil, reason
+	}
+	prod, reason := lookupRow[avro.Product](ctx, j.opts.Topics.Products, o.ProductID, "product")
+	if reason != "" {
+		return nil, nil, reason
+	}
+	return cust, prod, ""
+}
+
+func lookupRow[T any](ctx goka.Context, table goka.Table, id int64, what string) (*T, string) {
+	v := ctx.Lookup(table, codecs.Key(id))
+	if v == nil {
+		return nil, fmt.Sprintf("%s %d not found in table %s", what, id, table)
+	}
+	row := v.(codecs.Decoded[T])
+	if row.Err != nil {
+		if !codecs.IsBadRecord(row.Err) {
+			ctx.Fail(fmt.Errorf("reading %s %d from table %s: %w", what, id, table, row.Err))
+		}
+		return nil, fmt.Sprintf("%s %d: the row in table %s cannot be read: %v", what, id, table, row.Err)
+	}
+	return row.Value, ""
+}
+
+// decoded unpacks a Lenient codec's value; false for a null value.
+func decoded[T any](ctx goka.Context, msg any) (codecs.Decoded[T], bool) {
+	if msg == nil {
+		return codecs.Decoded[T]{}, false
+	}
+	return msg.(codecs.Decoded[T]), true
+}
+
+// badInput dead-letters an undecodable record, or stops the processor (to be
+// restarted) when the failure is transient, e.g. the registry is down.
+func (j *Joiner) badInput(ctx goka.Context, raw []byte, err error) {
+	if !codecs.IsBadRecord(err) {
+		ctx.Fail(err)
+	}
+	j.deadLetter(ctx, raw, deadletter.StageDecode, err)
+}
+
+func (j *Joiner) deadLetter(ctx goka.Context, raw []byte, stage string, err error) {
+	group := Group
+	if ctx.Group() == RetryGroup {
+		group = RetryGroup
+	}
+	j.emitDeadLetter(ctx, raw, deadletter.Record{
+		Service: string(group), Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(),
+		Stage: stage, Err: err,
+	})
+}
+
+func (j *Joiner) emitDeadLetter(ctx goka.Context, raw []byte, r deadletter.Record) {
+	j.log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+		"key", ctx.Key(), "stage", r.Stage, "err", r.Err, "dlq", string(j.opts.Topics.DeadLetter))
+	ctx.Emit(j.opts.Topics.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(r.Headers()))
+	deadLettered.WithLabelValues(r.Stage).Inc()
+}
+
+// maxLineTotal is the first value decimal(12,2) cannot hold.
+var maxLineTotal = big.NewRat(1e10, 1)
+
+// validate checks what the schema cannot: an order keyed by its customer
+// (per-customer order and co-partitioning depend on it) with a sane amount.
+func validate(key string, o *avro.Order) error {
+	if want := codecs.Key(o.CustomerID); key != want {
+		return fmt.Errorf("order %s is keyed %q but belongs to customer %d: orders must be keyed by customer id", o.OrderID, key, o.CustomerID)
+	}
+	if o.Quantity <= 0 {
+		return fmt.Errorf("order %s: quantity %d is not positive", o.OrderID, o.Quantity)
+	}
+	if o.UnitPrice == nil || o.UnitPrice.Sign() < 0 {
+		return fmt.Errorf("order %s: unit price %v is missing or negative", o.OrderID, o.UnitPrice)
+	}
+	if lineTotal(o).Cmp(maxLineTotal) >= 0 {
+		return fmt.Errorf("order %s: line total %s does not fit decimal(12,2)", o.OrderID, lineTotal(o).FloatString(2))
+	}
+	return nil
+}
+
+func lineTotal(o *avro.Order) *big.Rat {
+	if o.UnitPrice == nil {
+		return new(big.Rat)
+	}
+	return new(big.Rat).Mul(o.UnitPrice, big.NewRat(int64(o.Quantity), 1))
+}
