@@ -3,7 +3,17 @@
 package testkit
 
 import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -20,4 +30,85 @@ func Registry(t testing.TB) *codecs.Registry {
 	cl, err := sr.NewClient(sr.URLs(fake.URL()))
 	require.NoError(t, err)
 	return codecs.NewRegistry(cl)
+}
+
+// need reports a missing piece of infrastructure: under CI (CI=true) the
+// test fails, elsewhere it is skipped with the command that provides it.
+func need(t testing.TB, what, setup string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not available and CI=true: %s", what, setup)
+	}
+	t.Skipf("%s is not available; to run this test: %s", what, setup)
+}
+
+// RealKafka returns the bootstrap servers of a real Kafka broker, from
+// KAFKA_BOOTSTRAP_SERVERS (scripts/kafka.sh start; eval "$(scripts/kafka.sh env)").
+func RealKafka(t testing.TB) []string {
+	t.Helper()
+	servers := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
+	if servers == "" {
+		need(t, "a real Kafka broker", `scripts/kafka.sh start && export "$(scripts/kafka.sh env)"`)
+	}
+	brokers := strings.Split(servers, ",")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		need(t, "the Kafka broker at "+servers, "scripts/kafka.sh start ("+err.Error()+")")
+	}
+	return brokers
+}
+
+// Kfake starts an in-process Kafka cluster (franz-go's kfake) for the test.
+func Kfake(t testing.TB) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// Clusters are the Kafka clusters integration tests run against: kfake
+// always, and a real broker when KAFKA_BOOTSTRAP_SERVERS names one (under CI
+// it must).
+func Clusters(t *testing.T, test func(t *testing.T, brokers []string)) {
+	t.Run("kfake", func(t *testing.T) { test(t, Kfake(t)) })
+	t.Run("kafka", func(t *testing.T) { test(t, RealKafka(t)) })
+}
+
+// MySQL returns a root DSN of the private MariaDB (scripts/mariadb.sh), from
+// MYSQL_ROOT_DSN, after checking it answers.
+func MySQL(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("MYSQL_ROOT_DSN")
+	if dsn == "" {
+		need(t, "MariaDB", `scripts/mariadb.sh start && eval "$(scripts/mariadb.sh env)"`)
+	}
+	db, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		need(t, "MariaDB at "+dsn, "scripts/mariadb.sh start ("+err.Error()+")")
+	}
+	return dsn
+}
+
+// RegistryURL serves a fresh in-memory schema registry on a real port and
+// returns its URL (for child processes) and a client.
+func RegistryURL(t testing.TB) (string, *codecs.Registry) {
+	t.Helper()
+	fake := srfake.New()
+	t.Cleanup(fake.Close)
+	cl, err := sr.NewClient(sr.URLs(fake.URL()))
+	require.NoError(t, err)
+	return fake.URL(), codecs.NewRegistry(cl)
+}
+
+// Unique returns a name unique to this test run, for topics and groups on a
+// shared broker.
+func Unique(name string) string {
+	return fmt.Sprintf("%s-%d", name, time.Now().UnixNano()%1e9)
 }

@@ -33,11 +33,9 @@ import (
 	"github.com/orderstream/pipeline/internal/deadletter"
 )
 
-// Group is the Goka group (consumer group) of the join.
-const Group goka.Group = "orders-details"
-
-// RetryGroup is the Goka group that joins retried orders again.
-const RetryGroup goka.Group = "orders-details-retry"
+// DefaultGroup is the Goka group (Kafka consumer group) of the join. Its
+// retries run in the group DefaultGroup + "-retry".
+const DefaultGroup goka.Group = "orders-details"
 
 // Topics names the topics of the processor.
 type Topics struct {
@@ -61,6 +59,7 @@ var DefaultTopics = Topics{
 
 // Options configure the join.
 type Options struct {
+	Group      goka.Group // default DefaultGroup
 	Topics     Topics
 	MaxRetries int           // join attempts after the first before an order is dead-lettered
 	RetryDelay time.Duration // wait before each retry
@@ -111,7 +110,10 @@ func New(opts Options, c *Codecs) *Joiner {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Joiner{opts: opts, codecs: c, log: opts.Logger.With("group", string(Group)), wait: waitUntil}
+	if opts.Group == "" {
+		opts.Group = DefaultGroup
+	}
+	return &Joiner{opts: opts, codecs: c, log: opts.Logger.With("group", string(opts.Group)), wait: waitUntil}
 }
 
 func waitUntil(ctx context.Context, until time.Time) bool {
@@ -135,7 +137,7 @@ func waitUntil(ctx context.Context, until time.Time) bool {
 // that is both input and output has one codec.
 func (j *Joiner) Graph() *goka.GroupGraph {
 	t := j.opts.Topics
-	return goka.DefineGroup(Group,
+	return goka.DefineGroup(j.opts.Group,
 		goka.Input(t.Orders, codecs.NewLenient(j.codecs.Order), j.onOrder),
 		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
 		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
@@ -148,7 +150,7 @@ func (j *Joiner) Graph() *goka.GroupGraph {
 // RetryGraph is the topology of the orders-details-retry group.
 func (j *Joiner) RetryGraph() *goka.GroupGraph {
 	t := j.opts.Topics
-	return goka.DefineGroup(RetryGroup,
+	return goka.DefineGroup(j.retryGroup(),
 		goka.Input(t.Retry, codecs.NewLenient(j.codecs.Details), j.onRetry),
 		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
 		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
@@ -157,6 +159,8 @@ func (j *Joiner) RetryGraph() *goka.GroupGraph {
 		goka.Output(t.DeadLetter, new(codec.Bytes)),
 	)
 }
+
+func (j *Joiner) retryGroup() goka.Group { return j.opts.Group + "-retry" }
 
 // source is an order's position in the orders topic: its identity.
 type source struct {
@@ -254,7 +258,7 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 			ctx.Fail(fmt.Errorf("re-encoding order %s for the dead-letter topic: %w", o.OrderID, err))
 		}
 		j.emitDeadLetter(ctx, raw, deadletter.Record{
-			Service: string(Group), Topic: string(t.Orders), Partition: src.partition, Offset: src.offset,
+			Service: string(ctx.Group()), Topic: string(t.Orders), Partition: src.partition, Offset: src.offset,
 			Stage: deadletter.StageJoin, Err: fmt.Errorf("not joined after %d attempts: %s", attempt+1, reason),
 		})
 	}
@@ -306,12 +310,8 @@ func (j *Joiner) badInput(ctx goka.Context, raw []byte, err error) {
 }
 
 func (j *Joiner) deadLetter(ctx goka.Context, raw []byte, stage string, err error) {
-	group := Group
-	if ctx.Group() == RetryGroup {
-		group = RetryGroup
-	}
 	j.emitDeadLetter(ctx, raw, deadletter.Record{
-		Service: string(group), Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(),
+		Service: string(ctx.Group()), Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(),
 		Stage: stage, Err: err,
 	})
 }

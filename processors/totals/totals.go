@@ -32,8 +32,9 @@ import (
 	"github.com/orderstream/pipeline/internal/deadletter"
 )
 
-// Group is the Goka group; its table topic is orders-totals-by-customer-table.
-const Group goka.Group = "orders-totals-by-customer"
+// DefaultGroup is the Goka group (Kafka consumer group); its table topic is
+// <group>-table, orders-totals-by-customer-table by default.
+const DefaultGroup goka.Group = "orders-totals-by-customer"
 
 // Topics names the topics of the processor.
 type Topics struct {
@@ -57,13 +58,13 @@ type Codecs struct {
 }
 
 // NewCodecs registers the schemas of the processor's topics.
-func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, error) {
+func NewCodecs(ctx context.Context, reg *codecs.Registry, group goka.Group, t Topics) (*Codecs, error) {
 	var c Codecs
 	var err error
 	if c.Details, err = codecs.NewAvro[avro.OrderDetails](ctx, reg, codecs.ValueSubject(string(t.Details)), avro.OrderDetailsSchema); err != nil {
 		return nil, err
 	}
-	if c.State, err = codecs.NewAvro[avro.CustomerTotalState](ctx, reg, codecs.ValueSubject(string(goka.GroupTable(Group))), avro.CustomerTotalStateSchema); err != nil {
+	if c.State, err = codecs.NewAvro[avro.CustomerTotalState](ctx, reg, codecs.ValueSubject(string(goka.GroupTable(group))), avro.CustomerTotalStateSchema); err != nil {
 		return nil, err
 	}
 	if c.Total, err = codecs.NewAvro[avro.CustomerTotal](ctx, reg, codecs.ValueSubject(string(t.Totals)), avro.CustomerTotalSchema); err != nil {
@@ -74,23 +75,27 @@ func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, er
 
 // Aggregator holds the processor's callback.
 type Aggregator struct {
+	group  goka.Group
 	topics Topics
 	codecs *Codecs
 	log    *slog.Logger
 	now    func() time.Time
 }
 
-// New returns an Aggregator.
-func New(t Topics, c *Codecs, log *slog.Logger) *Aggregator {
+// New returns an Aggregator for group (DefaultGroup when empty).
+func New(group goka.Group, t Topics, c *Codecs, log *slog.Logger) *Aggregator {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Aggregator{topics: t, codecs: c, log: log.With("group", string(Group)), now: time.Now}
+	if group == "" {
+		group = DefaultGroup
+	}
+	return &Aggregator{group: group, topics: t, codecs: c, log: log.With("group", string(group)), now: time.Now}
 }
 
 // Graph is the topology of the orders-totals-by-customer group.
 func (a *Aggregator) Graph() *goka.GroupGraph {
-	return goka.DefineGroup(Group,
+	return goka.DefineGroup(a.group,
 		goka.Input(a.topics.Details, codecs.NewLenient(a.codecs.Details), a.onDetails),
 		goka.Persist(codecs.NewLenient(a.codecs.State)),
 		goka.Output(a.topics.Totals, codecs.NewLenient(a.codecs.Total)),
@@ -161,7 +166,7 @@ func (a *Aggregator) deadLetter(ctx goka.Context, raw []byte, stage string, err 
 	a.log.Warn("dead-lettering record", "topic", string(ctx.Topic()), "partition", ctx.Partition(), "offset", ctx.Offset(),
 		"key", ctx.Key(), "stage", stage, "err", err, "dlq", string(a.topics.DeadLetter))
 	ctx.Emit(a.topics.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(deadletter.Record{
-		Service: string(Group), Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(),
+		Service: string(a.group), Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(),
 		Stage: stage, Err: err,
 	}.Headers()))
 	deadLettered.WithLabelValues(stage).Inc()

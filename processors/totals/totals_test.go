@@ -27,10 +27,10 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := NewCodecs(ctx, testkit.Registry(t), DefaultTopics)
+	c, err := NewCodecs(ctx, testkit.Registry(t), DefaultGroup, DefaultTopics)
 	require.NoError(t, err)
 	tt := tester.New(t)
-	a := New(DefaultTopics, c, nil)
+	a := New("", DefaultTopics, c, nil)
 	p, err := goka.NewProcessor(nil, a.Graph(), goka.WithTester(tt), goka.WithNilHandling(goka.NilProcess))
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -47,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) state(t *testing.T, key string) *avro.CustomerTotalState {
 	t.Helper()
-	v := f.tt.TableValue(goka.GroupTable(Group), key)
+	v := f.tt.TableValue(goka.GroupTable(DefaultGroup), key)
 	if v == nil {
 		return nil
 	}
@@ -159,7 +159,7 @@ func TestBadRecordsAreDeadLettered(t *testing.T) {
 
 func TestUnreadableStateDeadLettersTheInput(t *testing.T) {
 	f := newFixture(t)
-	f.tt.SetTableValue(goka.GroupTable(Group), "7", codecs.Raw("not a state"))
+	f.tt.SetTableValue(goka.GroupTable(DefaultGroup), "7", codecs.Raw("not a state"))
 	in := detailsRec(7, 1, 1, "1.00")
 	f.tt.Consume(string(DefaultTopics.Details), "7", in)
 
