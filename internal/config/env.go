@@ -14,7 +14,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // EnvName is the environment variable that sets flag name.
@@ -64,4 +66,34 @@ func Usage(fs *flag.FlagSet, about string) func() {
 			fmt.Fprintln(out)
 		})
 	}
+}
+
+// millis is a flag.Value for Kafka's *.ms properties: a whole number of
+// milliseconds as Kafka takes it ("5000"), or a Go duration ("5s").
+type millis struct{ d *time.Duration }
+
+// DurationMs adds a flag in Kafka's milliseconds style for a duration.
+func DurationMs(fs *flag.FlagSet, d *time.Duration, name string, value time.Duration, usage string) {
+	*d = value
+	fs.Var(millis{d}, name, usage)
+}
+
+func (m millis) String() string {
+	if m.d == nil {
+		return ""
+	}
+	return strconv.FormatInt(m.d.Milliseconds(), 10)
+}
+
+func (m millis) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*m.d = time.Duration(n) * time.Millisecond
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want milliseconds (5000) or a duration (5s): %q", s)
+	}
+	*m.d = d
+	return nil
 }

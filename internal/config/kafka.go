@@ -29,6 +29,7 @@ type Kafka struct {
 	ClientID          string
 	CompressionType   string
 	Linger            time.Duration
+	SessionTimeout    time.Duration
 	ReplicationFactor int
 	Partitions        int
 	CreateTopics      bool
@@ -44,7 +45,8 @@ func (k *Kafka) RegisterFlags(fs *flag.FlagSet, clientID string) {
 	fs.StringVar(&k.SSLCALocation, "ssl.ca.location", "", "PEM file of CA certificates to trust instead of the system's")
 	fs.StringVar(&k.ClientID, "client.id", clientID, "Kafka client id")
 	fs.StringVar(&k.CompressionType, "compression.type", "lz4", "none, gzip, snappy, lz4 or zstd")
-	fs.DurationVar(&k.Linger, "linger.ms", 5*time.Millisecond, "how long the producer waits to fill a batch")
+	DurationMs(fs, &k.Linger, "linger.ms", 5*time.Millisecond, "how long the producer waits to fill a batch, in ms or as a duration (5ms)")
+	DurationMs(fs, &k.SessionTimeout, "session.timeout.ms", 10*time.Second, "consumer group session timeout, in ms or as a duration (10s): how soon a crashed instance's partitions move to another")
 	fs.IntVar(&k.ReplicationFactor, "replication.factor", 1, "replication factor of topics this service creates (Confluent Cloud: 3)")
 	fs.IntVar(&k.Partitions, "num.partitions", 6, "partitions of topics this service creates")
 	fs.BoolVar(&k.CreateTopics, "create.topics", true, "create missing topics at start")
@@ -81,6 +83,10 @@ func (k *Kafka) Sarama() (*sarama.Config, error) {
 	cfg.Producer.Flush.Frequency = k.Linger
 	cfg.Producer.Partitioner = codecs.NewPartitioner
 	cfg.Metadata.AllowAutoTopicCreation = false
+	if k.SessionTimeout > 0 {
+		cfg.Consumer.Group.Session.Timeout = k.SessionTimeout
+		cfg.Consumer.Group.Heartbeat.Interval = k.SessionTimeout / 3
+	}
 	switch strings.ToLower(k.CompressionType) {
 	case "none", "":
 		cfg.Producer.Compression = sarama.CompressionNone

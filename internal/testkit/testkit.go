@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/internal/config"
 )
 
 // Registry returns a registry client on a fresh in-memory schema registry.
@@ -111,4 +112,14 @@ func RegistryURL(t testing.TB) (string, *codecs.Registry) {
 // shared broker.
 func Unique(name string) string {
 	return fmt.Sprintf("%s-%d", name, time.Now().UnixNano()%1e9)
+}
+
+// KafkaConfig is the client configuration the services get from their flag
+// defaults, pointed at brokers.
+func KafkaConfig(brokers []string) config.Kafka {
+	return config.Kafka{
+		BootstrapServers: strings.Join(brokers, ","), SecurityProtocol: "PLAINTEXT", SASLMechanism: "PLAIN",
+		ClientID: "test", CompressionType: "lz4", Linger: 5 * time.Millisecond, SessionTimeout: 10 * time.Second,
+		ReplicationFactor: 1, Partitions: 6, CreateTopics: true,
+	}
 }
