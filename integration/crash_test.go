@@ -19,7 +19,7 @@ import (
 
 // process is a child process running one of our binaries.
 type process struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	args []string
 	cmd  *exec.Cmd

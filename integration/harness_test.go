@@ -28,7 +28,7 @@ import (
 // pipeline is one run of the pipeline on a cluster, with topic and group
 // names of its own so that runs on a shared broker do not meet.
 type pipeline struct {
-	t         *testing.T
+	t         testing.TB
 	brokers   []string
 	regURL    string
 	reg       *codecs.Registry
@@ -45,7 +45,7 @@ const (
 	catalogPartitions = 3 // different from orders: Lookup must find rows by murmur2 anyway
 )
 
-func newPipeline(t *testing.T, brokers []string) *pipeline {
+func newPipeline(t testing.TB, brokers []string) *pipeline {
 	t.Helper()
 	run := testkit.Unique("it")
 	url, reg := testkit.RegistryURL(t)
@@ -128,7 +128,7 @@ func (p *pipeline) loadCatalog(db *sql.DB) producer.Catalog {
 	return catalog
 }
 
-func openShop(t *testing.T) *sql.DB {
+func openShop(t testing.TB) *sql.DB {
 	db, err := sql.Open("mysql", testkit.MySQL(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })

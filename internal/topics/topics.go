@@ -19,13 +19,12 @@ type Spec struct {
 	Name       string
 	Partitions int32 // 0: use the default
 	Compacted  bool
-	// CoPartitioned names the topics of a Goka group's inputs: all of them
-	// must have the same partition count.
-	Configs map[string]string
+	Configs    map[string]string // more topic configs, e.g. retention.ms
 }
 
 // Ensure creates the missing topics of specs (when create is true) and
-// checks that topics in each group of copartitioned have equal partition counts.
+// checks that the topics in each group of copartitioned (the inputs of one
+// Goka group, say) have equal partition counts.
 func Ensure(ctx context.Context, admin sarama.ClusterAdmin, specs []Spec, defaultPartitions int32, replication int16, create bool, copartitioned ...[]string) error {
 	names := make([]string, 0, len(specs))
 	for _, s := range specs {

@@ -1,0 +1,54 @@
+# orderstream: MySQL CDC -> Kafka -> Goka processors -> MongoDB, in Go.
+#
+#   make test       everything: starts MariaDB and Kafka (installing them when
+#                   missing and root), checks generated code, runs all tests
+#   make test-unit  unit tests only (no MariaDB, no Kafka)
+#   make bench      end-to-end throughput and latency on kfake and real Kafka
+#   make build      binaries into ./bin
+#   make infra      start the private MariaDB and the Kafka broker
+#   make stop       stop them
+#   make generate   regenerate avro/types.go from the .avsc files
+
+SHELL := /bin/bash
+GO    ?= go
+# Source these before anything that needs the infrastructure.
+ENV   := eval "$$(scripts/mariadb.sh env)" && export "$$(scripts/kafka.sh env)"
+
+.PHONY: all build generate check-generate infra stop test test-unit vet bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+generate:
+	$(GO) generate ./...
+
+# The generated Go must be exactly what go generate makes of the .avsc files.
+check-generate: generate
+	@git diff --exit-code -- avro/ || { echo "avro/ is not what 'go generate ./...' produces: commit the regenerated files" >&2; exit 1; }
+
+infra:
+	scripts/mariadb.sh start
+	scripts/kafka.sh start
+
+stop:
+	-scripts/kafka.sh stop
+	-scripts/mariadb.sh stop
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+
+test: infra vet check-generate
+	$(ENV) && $(GO) test -count=1 -timeout 25m ./...
+
+test-unit: vet
+	$(GO) test -count=1 -short ./...
+
+bench: infra
+	$(GO) test -run '^$$' -bench . ./codecs/
+	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./integration/
+
+clean:
+	rm -rf bin
