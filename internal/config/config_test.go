@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -90,4 +91,15 @@ func TestRegistryBasicAuth(t *testing.T) {
 	require.NoError(t, Parse(fs, []string{"--basic.auth.user.info", "no-colon"}))
 	_, err := r.Client()
 	require.ErrorContains(t, err, "KEY:SECRET")
+}
+
+func TestFranzConfig(t *testing.T) {
+	fs, k, _ := newFlags()
+	require.NoError(t, Parse(fs, []string{"--security.protocol", "SASL_SSL", "--sasl.username", "KEY", "--sasl.password", "SECRET", "--sasl.mechanism", "SCRAM-SHA-256"}))
+	opts, err := k.Franz(slog.Default())
+	require.NoError(t, err)
+	assert.NotEmpty(t, opts)
+	k.SASLPassword = ""
+	_, err = k.Franz(slog.Default())
+	require.ErrorContains(t, err, "needs sasl.username and sasl.password")
 }

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// Franz returns franz-go client options equivalent to Sarama(): the same
+// brokers, TLS and SASL settings, acks=all with the idempotent producer
+// (franz-go's default) and murmur2 partitioning (its default partitioner
+// places keyed records like the Java client). The connectors use franz-go.
+func (k *Kafka) Franz(log *slog.Logger) ([]kgo.Opt, error) {
+	if len(k.Brokers()) == 0 {
+		return nil, fmt.Errorf("bootstrap.servers is empty")
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(k.Brokers()...),
+		kgo.ClientID(k.ClientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(k.Linger),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.WithLogger(franzLogger{log.With("component", "franz-go")}),
+	}
+	if k.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(k.SessionTimeout), kgo.HeartbeatInterval(k.SessionTimeout/3))
+	}
+	switch strings.ToLower(k.CompressionType) {
+	case "none", "":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	case "gzip":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	case "snappy":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	case "lz4":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case "zstd":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	default:
+		return nil, fmt.Errorf("compression.type %q: want none, gzip, snappy, lz4 or zstd", k.CompressionType)
+	}
+	protocol := strings.ToUpper(k.SecurityProtocol)
+	switch protocol {
+	case "PLAINTEXT", "", "SSL", "SASL_SSL", "SASL_PLAINTEXT":
+	default:
+		return nil, fmt.Errorf("security.protocol %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", k.SecurityProtocol)
+	}
+	if protocol == "SSL" || protocol == "SASL_SSL" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if k.SSLCALocation != "" {
+			pem, err := os.ReadFile(k.SSLCALocation)
+			if err != nil {
+				return nil, fmt.Errorf("ssl.ca.location: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("ssl.ca.location %s: no PEM certificates in it", k.SSLCALocation)
+			}
+			tc.RootCAs = pool
+		}
+		opts = append(opts, kgo.Dialer((&tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: tc}).DialContext))
+	}
+	if strings.HasPrefix(protocol, "SASL_") {
+		if k.SASLUsername == "" || k.SASLPassword == "" {
+			return nil, fmt.Errorf("security.protocol %s needs sasl.username and sasl.password (SASL_USERNAME, SASL_PASSWORD)", protocol)
+		}
+		switch strings.ToUpper(k.SASLMechanism) {
+		case "PLAIN":
+			opts = append(opts, kgo.SASL(plain.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsMechanism()))
+		case "SCRAM-SHA-256":
+			opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha256Mechanism()))
+		case "SCRAM-SHA-512":
+			opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha512Mechanism()))
+		default:
+			return nil, fmt.Errorf("sasl.mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
+		}
+	}
+	return opts, nil
+}
+
+type franzLogger struct{ log *slog.Logger }
+
+func (l franzLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l franzLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lv = slog.LevelError
+	}
+	l.log.Log(context.Background(), lv, msg, keyvals...)
+}
