@@ -48,7 +48,7 @@ test-unit: vet
 
 bench: infra
 	$(GO) test -run '^$$' -bench . ./codecs/
-	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./integration/
+	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./integration/ ./connectors/...
 
 clean:
 	rm -rf bin
