@@ -47,7 +47,7 @@ func (s *syncBuffer) tail(n int) string {
 
 func (p *pipeline) process(name string, args ...string) *process {
 	common := []string{"--bootstrap.servers", strings.Join(p.brokers, ","), "--schema.registry.url", p.regURL,
-		"--session.timeout.ms", "6000", "--log.level", "warn"}
+		"--session.timeout.ms", "6000", "--log.level", "warn", "--http.addr", "127.0.0.1:0"}
 	s := &process{t: p.t, name: name, args: append(common, args...), out: &syncBuffer{}}
 	p.t.Cleanup(func() {
 		s.stop()

@@ -70,6 +70,9 @@ func Main(args []string) error {
 	opts.Logger = env.Log
 	ctx, stop := run.SignalContext()
 	defer stop()
+	if err := env.ServeHTTP(ctx); err != nil {
+		return err
+	}
 
 	kopts, err := f.Kafka.Franz(env.Log)
 	if err != nil {
@@ -103,6 +106,7 @@ func Main(args []string) error {
 		}
 		env.Log.Info("stored position forgotten; taking a new snapshot")
 	}
+	env.SetReady(true)
 	return src.Run(ctx)
 }
 

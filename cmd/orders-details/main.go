@@ -40,6 +40,10 @@ func Main(args []string) error {
 	}
 	ctx, stop := run.SignalContext()
 	defer stop()
+	if err := env.ServeHTTP(ctx); err != nil {
+		return err
+	}
+	env.WatchLag(ctx, 15*time.Second, *group, *group+"-retry")
 
 	var c *details.Codecs
 	err = env.Retry(ctx, "start-up", func(ctx context.Context) error {

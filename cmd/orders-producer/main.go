@@ -47,6 +47,9 @@ func Main(args []string) error {
 	opts.Logger = env.Log
 	ctx, stop := run.SignalContext()
 	defer stop()
+	if err := env.ServeHTTP(ctx); err != nil {
+		return err
+	}
 
 	db, err := sql.Open("mysql", *dsn)
 	if err != nil {
@@ -78,6 +81,7 @@ func Main(args []string) error {
 		return fmt.Errorf("creating the producer: %w", err)
 	}
 	env.Log.Info("producing", "topic", string(topic), "rate", opts.Rate, "count", opts.Count)
+	env.SetReady(true)
 	start := time.Now()
 	stats, err := producer.Run(ctx, db, catalog, em, opts)
 	if ferr := em.Finish(); ferr != nil && err == nil {

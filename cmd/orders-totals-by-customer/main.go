@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/lovoo/goka"
 
@@ -34,6 +35,10 @@ func Main(args []string) error {
 	}
 	ctx, stop := run.SignalContext()
 	defer stop()
+	if err := env.ServeHTTP(ctx); err != nil {
+		return err
+	}
+	env.WatchLag(ctx, 15*time.Second, *group)
 
 	var c *totals.Codecs
 	err = env.Retry(ctx, "start-up", func(ctx context.Context) error {

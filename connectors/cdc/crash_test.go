@@ -64,7 +64,7 @@ func (f *fixture) startBinary(out *lockedBuffer, extra ...string) *exec.Cmd {
 		"--mysql.dsn", f.dsn, "--database", f.db, "--name", f.opts.Name,
 		"--topic.customers", f.opts.Tables[0].Topic, "--topic.products", f.opts.Tables[1].Topic,
 		"--offsets.topic", f.opts.OffsetsTopic, "--topic.dlq", f.opts.DeadLetterTopic,
-		"--offset.flush.interval.ms", "100", "--log.level", "warn"}
+		"--offset.flush.interval.ms", "100", "--log.level", "warn", "--http.addr", "127.0.0.1:0"}
 	cmd := exec.Command(binary, append(args, extra...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(f.t, cmd.Start())

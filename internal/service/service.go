@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/IBM/sarama"
@@ -27,6 +28,7 @@ type Flags struct {
 	Kafka    config.Kafka
 	Registry config.Registry
 	Log      config.Log
+	HTTPAddr string
 }
 
 // NewFlags registers the shared flags on a new FlagSet named name.
@@ -37,6 +39,7 @@ func NewFlags(name, about string) (*Flags, *flag.FlagSet) {
 	f.Kafka.RegisterFlags(fs, name)
 	f.Registry.RegisterFlags(fs)
 	f.Log.RegisterFlags(fs)
+	fs.StringVar(&f.HTTPAddr, "http.addr", DefaultHTTPAddr[name], "where to serve /metrics, /healthz and /readyz (off: nowhere)")
 	return f, fs
 }
 
@@ -46,6 +49,7 @@ type Env struct {
 	Log      *slog.Logger
 	Sarama   *sarama.Config
 	Registry *codecs.Registry
+	ready    ready
 }
 
 // Setup builds the logger and clients.
@@ -103,6 +107,14 @@ var errDone = errors.New("done")
 // restarting any that fails (after a broker outage, say) with backoff.
 func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*goka.GroupGraph) error {
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	running := make([]bool, len(graphs))
+	setRunning := func(i int, ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		running[i] = ok
+		e.SetReady(!slices.Contains(running, false))
+	}
 	errs := make([]error, len(graphs))
 	for i, g := range graphs {
 		wg.Add(1)
@@ -117,9 +129,12 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*gok
 				go func() {
 					if p.WaitForReadyContext(ctx) == nil {
 						log.InfoContext(ctx, "processor running")
+						setRunning(i, true)
 					}
 				}()
-				return p.Run(ctx)
+				err = p.Run(ctx)
+				setRunning(i, false)
+				return err
 			})
 		}()
 	}
