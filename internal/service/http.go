@@ -123,4 +123,3 @@ func (e *Env) WatchLag(ctx context.Context, interval time.Duration, groups ...st
 		}
 	}()
 }
-
