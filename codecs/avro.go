@@ -79,7 +79,11 @@ type Avro[T any] struct {
 
 type resolved struct {
 	schema *tavro.Schema
-	err    error // permanent: ErrUnknownSchemaID or ErrIncompatibleSchema
+	// optional: the writer's root is ["null", record] (Kafka Connect's
+	// AvroConverter writes an optional struct so): schema is the reader
+	// record in a union with null, and records decode into a *T.
+	optional bool
+	err      error // permanent: ErrUnknownSchemaID or ErrIncompatibleSchema
 }
 
 // NewAvro registers schema (the .avsc text) under subject and returns a
@@ -151,12 +155,24 @@ func (c *Avro[T]) DecodeValue(data []byte) (*T, error) {
 		return nil, &DecodeError{Subject: c.subject, Kind: ErrNotWireFormat, Err: describePrefix(data)}
 	}
 	id := int(binary.BigEndian.Uint32(data[1:5]))
-	schema, err := c.schemaFor(id)
+	r, err := c.schemaFor(id)
 	if err != nil {
 		return nil, err
 	}
 	v := new(T)
-	rest, err := schema.Decode(data[5:], v)
+	var rest []byte
+	if r.optional {
+		var p *T
+		rest, err = r.schema.Decode(data[5:], &p)
+		if err == nil && p == nil {
+			return nil, &DecodeError{Subject: c.subject, SchemaID: id, Kind: ErrNilValue, Err: errors.New("the optional record is null")}
+		}
+		if p != nil {
+			v = p
+		}
+	} else {
+		rest, err = r.schema.Decode(data[5:], v)
+	}
 	if err != nil {
 		return nil, &DecodeError{Subject: c.subject, SchemaID: id, Kind: ErrBadBody, Err: err}
 	}
@@ -168,9 +184,9 @@ func (c *Avro[T]) DecodeValue(data []byte) (*T, error) {
 }
 
 // schemaFor returns the schema that reads records written with schema id.
-func (c *Avro[T]) schemaFor(id int) (*tavro.Schema, error) {
+func (c *Avro[T]) schemaFor(id int) (resolved, error) {
 	if id == c.id {
-		return c.reader, nil
+		return resolved{schema: c.reader}, nil
 	}
 	c.mu.Lock()
 	r, ok := c.resolved[id]
@@ -179,16 +195,16 @@ func (c *Avro[T]) schemaFor(id int) (*tavro.Schema, error) {
 		var err error
 		r, err = c.resolve(id)
 		if err != nil {
-			return nil, err // transient: not cached
+			return r, err // transient: not cached
 		}
 		c.mu.Lock()
 		c.resolved[id] = r
 		c.mu.Unlock()
 	}
 	if r.err != nil {
-		return nil, &DecodeError{Subject: c.subject, SchemaID: id, Kind: kindOf(r.err), Err: r.err}
+		return r, &DecodeError{Subject: c.subject, SchemaID: id, Kind: kindOf(r.err), Err: r.err}
 	}
-	return r.schema, nil
+	return r, nil
 }
 
 func (c *Avro[T]) resolve(id int) (resolved, error) {
@@ -199,18 +215,22 @@ func (c *Avro[T]) resolve(id int) (resolved, error) {
 		}
 		return resolved{}, err
 	}
-	text, err := renameRoot(writer.String(), c.name)
+	text, optional, err := renameRoot(writer.String(), c.name)
 	if err == nil {
 		writer, err = tavro.Parse(text)
 	}
+	reader := c.reader
+	if err == nil && optional {
+		reader, err = tavro.Parse(`["null",` + c.reader.String() + `]`)
+	}
 	if err != nil {
 		return resolved{err: fmt.Errorf("%w: %v", ErrIncompatibleSchema, err)}, nil
 	}
-	s, err := tavro.Resolve(writer, c.reader)
+	s, err := tavro.Resolve(writer, reader)
 	if err != nil {
 		return resolved{err: fmt.Errorf("%w: %v", ErrIncompatibleSchema, err)}, nil
 	}
-	return resolved{schema: s}, nil
+	return resolved{schema: s, optional: optional}, nil
 }
 
 func kindOf(err error) error {

@@ -265,3 +265,27 @@ func TestAutoRegisterOff(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, id, c.SchemaID())
 }
+
+// Kafka Connect's AvroConverter can register an optional struct value as a
+// union of null and the record.
+func TestDecodesOptionalRootRecord(t *testing.T) {
+	reg, cl := newRegistry(t)
+	c, err := codecs.NewAvro[avro.Product](context.Background(), reg, "products-value", avro.ProductSchema)
+	require.NoError(t, err)
+	optional := `["null", {"type":"record","name":"Value","namespace":"cdc.shop.products","fields":[
+		{"name":"id","type":"long"},{"name":"name","type":"string"},{"name":"category","type":"string"},
+		{"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}},
+		{"name":"description","type":["null","string"],"default":null},
+		{"name":"created_at","type":{"type":"long","logicalType":"timestamp-millis"}},
+		{"name":"updated_at","type":{"type":"long","logicalType":"timestamp-millis"}}]}]`
+	id := register(t, cl, "products-value", optional)
+	got, err := c.DecodeValue(frame(t, id, optional, map[string]any{
+		"id": int64(4), "name": "Kettle", "category": "Kitchen", "price": rat("39.90"), "description": nil,
+		"created_at": when, "updated_at": when}))
+	require.NoError(t, err)
+	assert.Equal(t, "Kettle", got.Name)
+	assert.Equal(t, "39.90", got.Price.FloatString(2))
+
+	_, err = c.DecodeValue(frame(t, id, optional, nil))
+	require.ErrorIs(t, err, codecs.ErrNilValue)
+}

@@ -129,19 +129,33 @@ func (e *RegistryError) Unwrap() error { return e.Err }
 // resolution compares names, so the writer's root gets the reader's short
 // name before resolving. Its namespace is kept, so nested named types (which
 // inherit it) keep their names and must still match the reader's.
-func renameRoot(writer, name string) (string, error) {
-	var root map[string]any
+//
+// A root ["null", record] (an optional struct, as Kafka Connect's
+// AvroConverter may write a connector's value) has its record renamed, and
+// optional is true.
+func renameRoot(writer, name string) (text string, optional bool, err error) {
+	var root any
 	if err := json.Unmarshal([]byte(writer), &root); err != nil {
-		return "", err
+		return "", false, err
 	}
-	old, _ := root["name"].(string)
-	if root["type"] != "record" || old == "" {
-		return writer, nil
+	record := root
+	if union, ok := root.([]any); ok && len(union) == 2 {
+		for i, b := range union {
+			if b == "null" {
+				record, optional = union[1-i], true
+			}
+		}
 	}
-	if i := strings.LastIndexByte(old, '.'); i >= 0 {
-		name = old[:i+1] + name
+	m, ok := record.(map[string]any)
+	if !ok || m["type"] != "record" {
+		return writer, false, nil
 	}
-	root["name"] = name
+	if old, _ := m["name"].(string); old != "" {
+		if i := strings.LastIndexByte(old, '.'); i >= 0 {
+			name = old[:i+1] + name
+		}
+		m["name"] = name
+	}
 	out, err := json.Marshal(root)
-	return string(out), err
+	return string(out), optional, err
 }
