@@ -31,11 +31,11 @@ const DefaultTopic = "_schemas"
 
 // entry is one journaled registration.
 type entry struct {
-	Subject    string                `json:"subject"`
-	Version    int                   `json:"version"`
-	ID         int                   `json:"id"`
-	Schema     string                `json:"schema"`
-	SchemaType sr.SchemaType         `json:"schemaType"`
+	Subject    string               `json:"subject"`
+	Version    int                  `json:"version"`
+	ID         int                  `json:"id"`
+	Schema     string               `json:"schema"`
+	SchemaType sr.SchemaType        `json:"schemaType"`
 	References []sr.SchemaReference `json:"references,omitempty"`
 }
 
