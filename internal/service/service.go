@@ -49,7 +49,16 @@ type Env struct {
 	Log      *slog.Logger
 	Sarama   *sarama.Config
 	Registry *codecs.Registry
-	ready    ready
+	// OnProcessor, when set, sees every processor RunProcessors creates
+	// (the web monitor attaches them).
+	OnProcessor func(*goka.Processor)
+	ready       ready
+}
+
+// With returns an environment for one component of a process running
+// several: the same clients, its own logger attribute and readiness.
+func (e *Env) With(component string) *Env {
+	return &Env{Flags: e.Flags, Log: e.Log.With("component", component), Sarama: e.Sarama, Registry: e.Registry, OnProcessor: e.OnProcessor}
 }
 
 // Setup builds the logger and clients.
@@ -125,6 +134,9 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*gok
 				p, err := goka.NewProcessor(e.Flags.Kafka.Brokers(), g, e.Flags.Kafka.ProcessorOptions(e.Sarama, g.Group(), stateDir, e.Log)...)
 				if err != nil {
 					return fmt.Errorf("creating processor %s: %w", g.Group(), err)
+				}
+				if e.OnProcessor != nil {
+					e.OnProcessor(p)
 				}
 				go func() {
 					if p.WaitForReadyContext(ctx) == nil {
