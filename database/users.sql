@@ -28,9 +28,11 @@
 -- skip-name-resolve) explicitly, so an anonymous ''@'localhost' account, if the
 -- server has one, can never shadow this user.
 --
--- MySQL 8.0 note: new accounts use caching_sha2_password; go-sql-driver then needs
--- TLS or `allowPublicKeyRetrieval=true` in the DSN for the first (uncached) login.
--- MariaDB uses mysql_native_password, no DSN option needed.
+-- MySQL 8.x note: new accounts use caching_sha2_password. The Go clients (go-sql-driver
+-- and go-mysql's binlog client) fetch the server's RSA key themselves over plain TCP, so
+-- no DSN option is needed (`allowPublicKeyRetrieval` is the Java driver's option; the
+-- Go driver would send it to the server as a session variable and fail).
+-- MariaDB uses mysql_native_password.
 
 CREATE USER IF NOT EXISTS 'orderstream'@'%'         IDENTIFIED BY 'orderstream';
 CREATE USER IF NOT EXISTS 'orderstream'@'localhost' IDENTIFIED BY 'orderstream';

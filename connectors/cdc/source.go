@@ -237,14 +237,20 @@ type queryer interface {
 
 // masterStatus returns the server's current binlog file and position.
 func (s *Source) masterStatus(ctx context.Context, q queryer) (Offset, error) {
+	// MySQL 8.4 renamed SHOW MASTER STATUS (gone there) to SHOW BINARY LOG
+	// STATUS, which MariaDB does not know.
 	rows, err := q.QueryContext(ctx, "SHOW MASTER STATUS")
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1064 { // syntax error
+		rows, err = q.QueryContext(ctx, "SHOW BINARY LOG STATUS")
+	}
 	if err != nil {
 		return Offset{}, explainPrivileges(err, s.dsn.User)
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
 	if !rows.Next() {
-		return Offset{}, &run.Permanent{Err: errors.New("SHOW MASTER STATUS returned nothing: the binary log is off (start the server with log-bin)")}
+		return Offset{}, &run.Permanent{Err: errors.New("the server reports no binlog status: the binary log is off (start the server with log-bin)")}
 	}
 	vals := make([]sql.NullString, len(cols))
 	ptrs := make([]any, len(cols))
@@ -256,7 +262,7 @@ func (s *Source) masterStatus(ctx context.Context, q queryer) (Offset, error) {
 	}
 	pos, err := strconv.ParseUint(vals[1].String, 10, 32)
 	if err != nil {
-		return Offset{}, fmt.Errorf("SHOW MASTER STATUS position %q: %w", vals[1].String, err)
+		return Offset{}, fmt.Errorf("binlog status position %q: %w", vals[1].String, err)
 	}
 	return Offset{File: vals[0].String, Pos: uint32(pos)}, rows.Err()
 }
