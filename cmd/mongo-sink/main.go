@@ -1,0 +1,18 @@
+// Command mongo-sink writes each customer's latest total from the
+// customer-totals topic to MongoDB, one document per customer. See package
+// connectors/mongosink for the design and the Kafka Connect settings it
+// stands for; --help for the flags.
+package main
+
+import (
+	"os"
+
+	"github.com/orderstream/pipeline/internal/app"
+	"github.com/orderstream/pipeline/internal/service"
+)
+
+func main() {
+	service.Exit("mongo-sink", app.Main("mongo-sink",
+		"mongo-sink: writes each customer's latest total to MongoDB (_id = record key, replaced on update, deleted on a tombstone).",
+		&app.Sink{}, os.Args[1:]))
+}
