@@ -46,6 +46,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/internal/config"
 	"github.com/orderstream/pipeline/internal/deadletter"
 	"github.com/orderstream/pipeline/internal/run"
 )
@@ -520,22 +521,6 @@ func (s *Source) binlogConfig(flavor string) (replication.BinlogSyncerConfig, er
 		HeartbeatPeriod:      10 * time.Second,
 		ReadTimeout:          30 * time.Second,
 		MaxReconnectAttempts: 3,
-		Logger:               slog.New(minLevel{s.log.With("component", "go-mysql").Handler(), slog.LevelWarn}),
+		Logger:               config.MinLevel(s.log.With("component", "go-mysql"), slog.LevelWarn),
 	}, nil
 }
-
-// minLevel drops records below its level: go-mysql logs every reconnect
-// step at info.
-type minLevel struct {
-	slog.Handler
-	level slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.level && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(a), h.level}
-}
-func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }

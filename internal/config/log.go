@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -65,3 +66,24 @@ func (p *PrintLogger) Printf(format string, v ...any) { p.emit(fmt.Sprintf(forma
 func (p *PrintLogger) emit(msg string) {
 	p.log.Log(nil, p.level, strings.TrimSpace(msg)) //nolint:staticcheck // no context in a Print call
 }
+
+// MinLevel returns log without the records below level: for libraries that
+// log routine events at info or warn (go-mysql's reconnects, FerretDB's
+// unknown commands).
+func MinLevel(log *slog.Logger, level slog.Level) *slog.Logger {
+	return slog.New(minLevel{log.Handler(), level})
+}
+
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.level}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }
