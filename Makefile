@@ -1,5 +1,10 @@
 # orderstream: MySQL CDC -> Kafka -> Goka processors -> MongoDB, in Go.
 #
+#   make run        the whole pipeline on this machine until Ctrl-C (MariaDB
+#                   installed/started by scripts/mariadb.sh; Kafka, registry,
+#                   MongoDB in-process); make run ARGS='--orders 10000' for a
+#                   bounded run that prints a summary and exits
+#   make run-reset  forget the run's Kafka, registry and MongoDB data
 #   make test       everything: starts MariaDB and Kafka (installing them when
 #                   missing and root), checks generated code, runs all tests
 #   make test-unit  unit tests only (no MariaDB, no Kafka)
@@ -14,12 +19,20 @@ GO    ?= go
 # Source these before anything that needs the infrastructure.
 ENV   := eval "$$(scripts/mariadb.sh env)" && export "$$(scripts/kafka.sh env)"
 
-.PHONY: all build generate check-generate infra stop test test-unit vet bench clean
+.PHONY: all build generate check-generate infra stop test test-unit vet bench clean run run-reset
 
 all: build
 
 build:
 	$(GO) build -o bin/ ./cmd/...
+
+run:
+	scripts/mariadb.sh start
+	$(GO) build -o bin/pipeline ./cmd/pipeline
+	bin/pipeline $(ARGS)
+
+run-reset:
+	rm -rf .data/pipeline
 
 generate:
 	$(GO) generate ./...

@@ -51,3 +51,15 @@ func clone(cfg *sarama.Config) *sarama.Config {
 	c := *cfg
 	return &c
 }
+
+// ViewOptions are the Goka options of a view of ours (in memory, murmur2).
+func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger) []goka.ViewOption {
+	return []goka.ViewOption{
+		goka.WithViewClientID(k.ClientID + "-view"),
+		goka.WithViewHasher(codecs.Hasher),
+		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(clone(cfg))),
+		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager())),
+		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
+		goka.WithViewLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
+	}
+}

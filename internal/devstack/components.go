@@ -1,0 +1,132 @@
+package devstack
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/orderstream/pipeline/avro"
+	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/connectors/cdc"
+	"github.com/orderstream/pipeline/internal/app"
+	"github.com/orderstream/pipeline/internal/monitor"
+	"github.com/orderstream/pipeline/internal/service"
+)
+
+// stack is every component of the pipeline, configured as its binary's
+// defaults would be, pointed at the dev infrastructure.
+type stack struct {
+	cdc      *app.CDC
+	producer *app.Producer
+	details  *app.Details
+	totals   *app.Totals
+	sink     *app.Sink
+}
+
+func components(o Options, mongoURI string) stack {
+	s := stack{cdc: &app.CDC{}, producer: &app.Producer{}, details: &app.Details{}, totals: &app.Totals{}, sink: &app.Sink{}}
+	for _, c := range []app.Component{s.cdc, s.producer, s.details, s.totals, s.sink} {
+		fs := flag.NewFlagSet("defaults", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.RegisterFlags(fs) // sets the defaults
+	}
+	s.cdc.Options.DSN = o.MySQLDSN
+	// MariaDB and the dev Kafka are reset separately (make run-reset resets
+	// only the latter): re-snapshot when the stored position is gone.
+	s.cdc.Options.SnapshotMode = cdc.SnapshotWhenNeeded
+	s.cdc.Options.OffsetFlushInterval = time.Second
+	s.producer.DSN = o.MySQLDSN
+	s.producer.Options.Rate = o.Rate
+	s.producer.Options.Count = o.Orders
+	s.details.RetryDelay = 2 * time.Second
+	s.sink.URI = mongoURI
+	return s
+}
+
+// groups are the consumer groups whose lag the progress line shows.
+func (s stack) groups() []string {
+	return append(append(s.details.Groups(), s.totals.Groups()...), s.sink.Groups()...)
+}
+
+// deadLetterTopics are every dead-letter topic of the run.
+func (s stack) deadLetterTopics() []string {
+	return []string{string(s.details.Topics.DeadLetter), string(s.totals.Topics.DeadLetter), s.cdc.Options.DeadLetterTopic, s.sink.DLQ}
+}
+
+// awaitCatalog waits until the CDC snapshot put customers and products on
+// their topics, so that the first orders find them.
+func awaitCatalog(ctx context.Context, cl *kgo.Client, s stack, timeout time.Duration) error {
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(timeout)
+	topics := []string{string(s.details.Topics.Customers), string(s.details.Topics.Products)}
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			ready := 0
+			for _, t := range topics {
+				var n int64
+				ends.Each(func(o kadm.ListedOffset) {
+					if o.Topic == t && o.Err == nil {
+						n += o.Offset
+					}
+				})
+				if n > 0 {
+					ready++
+				}
+			}
+			if ready == len(topics) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the CDC source wrote no customers or products within %v: is the shop database loaded (scripts/mariadb.sh start)? see the cdc-source log lines", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// tableViews runs views of the customers and products tables for the web
+// monitor's query page.
+func tableViews(ctx context.Context, env *service.Env, web *monitor.Server, s stack) error {
+	k := env.Flags.Kafka
+	cust, err := codecs.NewAvro[avro.Customer](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Customers)), avro.CustomerSchema)
+	if err != nil {
+		return err
+	}
+	prod, err := codecs.NewAvro[avro.Product](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Products)), avro.ProductSchema)
+	if err != nil {
+		return err
+	}
+	for name, v := range map[string]struct {
+		table goka.Table
+		codec goka.Codec
+	}{
+		"customers": {s.details.Topics.Customers, codecs.NewLenient(cust)},
+		"products":  {s.details.Topics.Products, codecs.NewLenient(prod)},
+	} {
+		view, err := goka.NewView(k.Brokers(), v.table, v.codec, k.ViewOptions(env.Sarama, env.Log)...)
+		if err != nil {
+			return fmt.Errorf("view of %s: %w", v.table, err)
+		}
+		web.AttachView(view)
+		if err := web.AttachSource(name, view.Get); err != nil {
+			return err
+		}
+		go func() {
+			if err := view.Run(ctx); err != nil && ctx.Err() == nil {
+				env.Log.Warn("monitor view stopped", "table", string(v.table), "err", err)
+			}
+		}()
+	}
+	return nil
+}

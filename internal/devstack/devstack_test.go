@@ -1,0 +1,165 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/orderstream/pipeline/avro"
+	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/internal/config"
+	"github.com/orderstream/pipeline/internal/testkit"
+)
+
+// TestBoundedRunTwice runs what `make run ARGS='--orders N'` runs, twice on
+// one data dir: each time the MongoDB documents must equal the totals
+// computed from the orders topic, and the monitor pages must show the
+// tables.
+func TestBoundedRunTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole stack")
+	}
+	dsn := testkit.MySQL(t)
+	dir := t.TempDir()
+	for run, orders := range []int64{3000, 2000} {
+		var out bytes.Buffer
+		checked := false
+		err := Run(context.Background(), Options{
+			DataDir: dir, MySQLDSN: dsn, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", MongoAddr: "127.0.0.1:0",
+			MonitorAddr: "127.0.0.1:0", Rate: 0, Orders: orders, Retention: time.Hour, RetentionMB: 64, Progress: 200 * time.Millisecond,
+			Log: config.Log{Level: "warn", Format: "text"}, Out: &out,
+			Check: func(ctx context.Context, e Endpoints) error {
+				checked = true
+				want, n := expectedTotals(t, e)
+				assert.Equal(t, int64(3000+2000*run), n, "orders on the topic after run %d", run+1)
+				assert.Equal(t, want, mongoTotals(t, e), "MongoDB documents equal the totals from the orders topic")
+				checkMonitor(t, e)
+				return nil
+			},
+		})
+		require.NoError(t, err, out.String())
+		require.True(t, checked, "the run ended without reaching its orders:\n%s", out.String())
+		assert.Contains(t, out.String(), "orders produced and totalled")
+		assert.Contains(t, out.String(), "rank")
+	}
+}
+
+type total struct {
+	orders int64
+	amount string
+}
+
+func expectedTotals(t *testing.T, e Endpoints) (map[string]total, int64) {
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers...), kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "orders")
+	require.NoError(t, err)
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	srcl, err := sr.NewClient(sr.URLs(e.RegistryURL))
+	require.NoError(t, err)
+	codec, err := codecs.NewAvro[avro.Order](ctx, codecs.NewRegistry(srcl), "orders-value", avro.OrderSchema)
+	require.NoError(t, err)
+	sums, counts := map[string]*big.Rat{}, map[string]int64{}
+	var n int64
+	for len(left) > 0 {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if r.Offset >= left[r.Partition]-1 {
+				delete(left, r.Partition)
+			}
+			o, err := codec.DecodeValue(r.Value)
+			require.NoError(t, err)
+			k := string(r.Key)
+			if sums[k] == nil {
+				sums[k] = new(big.Rat)
+			}
+			sums[k].Add(sums[k], new(big.Rat).Mul(o.UnitPrice, big.NewRat(int64(o.Quantity), 1)))
+			counts[k]++
+			n++
+		})
+	}
+	out := map[string]total{}
+	for k, s := range sums {
+		out[k] = total{counts[k], s.FloatString(2)}
+	}
+	return out, n
+}
+
+func mongoTotals(t *testing.T, e Endpoints) map[string]total {
+	ctx := context.Background()
+	m, err := mongo.Connect(options.Client().ApplyURI(e.MongoURI))
+	require.NoError(t, err)
+	defer m.Disconnect(ctx)
+	cur, err := m.Database("orderstream").Collection("customer_totals").Find(ctx, bson.D{})
+	require.NoError(t, err)
+	var docs []docTotal
+	require.NoError(t, cur.All(ctx, &docs))
+	out := map[string]total{}
+	for _, d := range docs {
+		out[d.ID] = total{d.Orders, d.Amount}
+	}
+	return out
+}
+
+func checkMonitor(t *testing.T, e Endpoints) {
+	get := func(path string) string {
+		res, err := http.Get(e.MonitorURL + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		require.Equal(t, http.StatusOK, res.StatusCode, path)
+		return string(b)
+	}
+	assert.Contains(t, get("/"), "Monitor")
+	assert.Contains(t, get("/monitor/"), "orders-totals-by-customer")
+	assert.Contains(t, get("/query/customers/1"), "Emma", "customer 1 of the seed data")
+	assert.Contains(t, get("/query/products/19"), "0.10", "product 19's price")
+	totals := get("/query/totals/1")
+	assert.Contains(t, totals, "order_count&#34;: ")
+	assert.Contains(t, totals, "Emma Johnson")
+	assert.False(t, strings.Contains(get("/monitor/"), "https://"), "assets are local")
+}
+
+func TestClearErrorsBeforeStarting(t *testing.T) {
+	base := Options{DataDir: t.TempDir(), MySQLDSN: "u:p@tcp(127.0.0.1:1)/shop", KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
+		MongoAddr: "127.0.0.1:0", MonitorAddr: "127.0.0.1:0", Log: config.Log{Level: "error", Format: "text"}, Out: io.Discard}
+
+	o := base
+	o.DataDir = "/proc/not-writable"
+	require.ErrorContains(t, Run(context.Background(), o), "data dir /proc/not-writable")
+
+	o = base
+	err := Run(context.Background(), o)
+	require.ErrorContains(t, err, "does not answer")
+	require.ErrorContains(t, err, "scripts/mariadb.sh start")
+	require.NotContains(t, err.Error(), ":p@", "no password in the message")
+
+	o = base
+	o.MySQLDSN = testkit.MySQL(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	o.RegistryAddr = taken.Addr().String()
+	require.ErrorContains(t, Run(context.Background(), o), "schema registry: "+taken.Addr().String()+" is taken")
+}
