@@ -1,0 +1,2038 @@
+// Package deploy_test checks the wiring of docker-compose.yml, the Dockerfile
+// and the scripts in deploy/ without Docker: service names, images, ports,
+// healthchecks, depends_on, the Go services' environment against the flags of
+// the binaries they run, Kafka's listeners, the Kafka Connect configs in
+// connectors/connect against the services and the connect worker's
+// environment, the MySQL init files and binlog settings; and it runs
+// deploy/connect-init.sh against a fake Connect REST API.
+package deploy_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/orderstream/pipeline/internal/config"
+)
+
+const (
+	root        = ".."
+	composeFile = "../docker-compose.yml"
+	dockerfile  = "../Dockerfile"
+	connectDir  = "../connectors/connect"
+
+	// The image every Go service runs; the binary is /usr/local/bin/<name>.
+	binDir = "/usr/local/bin/"
+	// What compose runs with `docker compose --profile go-connectors ...`.
+	goConnectorsProfile = "go-connectors"
+)
+
+// The Go services compose must run, and the profile each is in ("" = default).
+var goServices = map[string]string{
+	"orders-producer":           "",
+	"orders-details":            "",
+	"orders-totals-by-customer": "",
+	"cdc-source":                goConnectorsProfile,
+	"mongo-sink":                goConnectorsProfile,
+}
+
+// ---------------------------------------------------------------------------
+// The compose model: the subset of the Compose specification this file uses.
+// Unknown keys are an error (a typo like depend_on must not pass silently).
+
+type composeFileT struct {
+	Name       string              `yaml:"name"`
+	Services   map[string]*service `yaml:"services"`
+	Volumes    map[string]any      `yaml:"volumes"`
+	Extensions map[string]any      `yaml:",inline"` // x-* only
+}
+
+type service struct {
+	Image       string         `yaml:"image"`
+	Build       *buildT        `yaml:"build"`
+	Hostname    string         `yaml:"hostname"`
+	Restart     string         `yaml:"restart"`
+	Profiles    []string       `yaml:"profiles"`
+	Command     strList        `yaml:"command"`
+	Entrypoint  strList        `yaml:"entrypoint"`
+	Environment envT           `yaml:"environment"`
+	DependsOn   dependsOnT     `yaml:"depends_on"`
+	Ports       []portT        `yaml:"ports"`
+	Volumes     []mountT       `yaml:"volumes"`
+	Healthcheck *healthcheckT  `yaml:"healthcheck"`
+	Extensions  map[string]any `yaml:",inline"`
+	name        string         // the key in services
+	env         map[string]string
+}
+
+type buildT struct {
+	Context    string `yaml:"context"`
+	Dockerfile string `yaml:"dockerfile"`
+}
+
+func (b *buildT) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		b.Context = n.Value
+		return nil
+	}
+	type plain buildT
+	return n.Decode((*plain)(b))
+}
+
+// strList is a command: a list, or a string (run by a shell).
+type strList struct {
+	List  []string
+	Shell bool // given as one string
+}
+
+func (s *strList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		s.List, s.Shell = []string{n.Value}, true
+		return nil
+	}
+	return n.Decode(&s.List)
+}
+
+// envT is environment as a map or as a list of NAME=value.
+type envT map[string]*string
+
+func (e *envT) UnmarshalYAML(n *yaml.Node) error {
+	m := map[string]*string{}
+	if n.Kind == yaml.SequenceNode {
+		var list []string
+		if err := n.Decode(&list); err != nil {
+			return err
+		}
+		for _, kv := range list {
+			k, v, ok := strings.Cut(kv, "=")
+			if ok {
+				m[k] = &v
+			} else {
+				m[k] = nil
+			}
+		}
+	} else if err := n.Decode(&m); err != nil {
+		return err
+	}
+	*e = m
+	return nil
+}
+
+// dependsOnT is depends_on; the short (list) form has no condition.
+type dependsOnT map[string]struct {
+	Condition string `yaml:"condition"`
+	Restart   bool   `yaml:"restart"`
+	Required  *bool  `yaml:"required"`
+}
+
+func (d *dependsOnT) UnmarshalYAML(n *yaml.Node) error {
+	m := dependsOnT{}
+	if n.Kind == yaml.SequenceNode {
+		var list []string
+		if err := n.Decode(&list); err != nil {
+			return err
+		}
+		for _, s := range list {
+			m[s] = m[s] // condition "" = service_started
+		}
+		*d = m
+		return nil
+	}
+	type plain dependsOnT
+	if err := n.Decode((*plain)(&m)); err != nil {
+		return err
+	}
+	*d = m
+	return nil
+}
+
+// portT is a published port: "[ip:]host:container[/proto]" or the long form.
+type portT struct {
+	Host, Container, Protocol string
+	raw                       string
+}
+
+func (p *portT) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		var l struct {
+			Target    any    `yaml:"target"`
+			Published any    `yaml:"published"`
+			Protocol  string `yaml:"protocol"`
+			HostIP    string `yaml:"host_ip"`
+			Mode      string `yaml:"mode"`
+		}
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		p.Container, p.Host, p.Protocol = fmt.Sprint(l.Target), fmt.Sprint(l.Published), l.Protocol
+		if l.Published == nil {
+			p.Host = ""
+		}
+		p.raw = fmt.Sprintf("%+v", l)
+	} else {
+		p.raw = n.Value
+		s := n.Value
+		if i := strings.LastIndex(s, "/"); i >= 0 {
+			s, p.Protocol = s[:i], s[i+1:]
+		}
+		parts := strings.Split(s, ":")
+		p.Container = parts[len(parts)-1]
+		if len(parts) >= 2 {
+			p.Host = parts[len(parts)-2]
+		}
+	}
+	if p.Protocol == "" {
+		p.Protocol = "tcp"
+	}
+	return nil
+}
+
+// mountT is a volume: "source:target[:mode]" or the long form.
+type mountT struct {
+	Source, Target string
+	ReadOnly       bool
+	raw            string
+}
+
+func (m *mountT) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		var l struct {
+			Type     string `yaml:"type"`
+			Source   string `yaml:"source"`
+			Target   string `yaml:"target"`
+			ReadOnly bool   `yaml:"read_only"`
+		}
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		m.Source, m.Target, m.ReadOnly, m.raw = l.Source, l.Target, l.ReadOnly, fmt.Sprintf("%+v", l)
+		return nil
+	}
+	m.raw = n.Value
+	parts := strings.Split(n.Value, ":")
+	switch len(parts) {
+	case 1:
+		m.Target = parts[0]
+	case 2:
+		m.Source, m.Target = parts[0], parts[1]
+	case 3:
+		m.Source, m.Target = parts[0], parts[1]
+		m.ReadOnly = slices.Contains(strings.Split(parts[2], ","), "ro")
+	default:
+		return fmt.Errorf("volume %q: want source:target[:mode]", n.Value)
+	}
+	return nil
+}
+
+// bind reports whether the mount is a host path (not a named volume).
+func (m mountT) bind() bool {
+	return strings.HasPrefix(m.Source, ".") || strings.HasPrefix(m.Source, "/") || strings.HasPrefix(m.Source, "~")
+}
+
+type healthcheckT struct {
+	Test          strList `yaml:"test"`
+	Interval      string  `yaml:"interval"`
+	Timeout       string  `yaml:"timeout"`
+	Retries       int     `yaml:"retries"`
+	StartPeriod   string  `yaml:"start_period"`
+	StartInterval string  `yaml:"start_interval"`
+	Disable       bool    `yaml:"disable"`
+}
+
+// argv is the healthcheck command and whether it runs through a shell.
+func (h *healthcheckT) argv() (args []string, shell bool) {
+	t := h.Test.List
+	if h.Test.Shell {
+		return t, true
+	}
+	if len(t) == 0 {
+		return nil, false
+	}
+	switch t[0] {
+	case "CMD":
+		return t[1:], false
+	case "CMD-SHELL":
+		return t[1:], true
+	}
+	return t, false
+}
+
+// ---------------------------------------------------------------------------
+// Loading, with Compose's variable interpolation.
+
+var (
+	loadOnce sync.Once
+	loaded   *composeFileT
+	loadErr  error
+)
+
+func load(t *testing.T) *composeFileT {
+	t.Helper()
+	loadOnce.Do(func() { loaded, loadErr = parseCompose(composeFile) })
+	if loadErr != nil {
+		t.Fatalf("%s: %v", composeFile, loadErr)
+	}
+	return loaded
+}
+
+func parseCompose(file string) (*composeFileT, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	if err := interpolateNode(&doc); err != nil {
+		return nil, err
+	}
+	again, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(again))
+	dec.KnownFields(true)
+	var c composeFileT
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("not the compose subset this test knows (a typo?): %w", err)
+	}
+	for k := range c.Extensions {
+		if !strings.HasPrefix(k, "x-") {
+			return nil, fmt.Errorf("unknown top-level key %q", k)
+		}
+	}
+	if len(c.Services) == 0 {
+		return nil, fmt.Errorf("no services")
+	}
+	for name, s := range c.Services {
+		if s == nil {
+			return nil, fmt.Errorf("service %s is empty", name)
+		}
+		for k := range s.Extensions {
+			if !strings.HasPrefix(k, "x-") {
+				return nil, fmt.Errorf("service %s: key %q is not one this test knows: add it to the test's model if it is right", name, k)
+			}
+		}
+		s.name = name
+		s.env = map[string]string{}
+		for k, v := range s.Environment {
+			if v == nil {
+				return nil, fmt.Errorf("service %s: environment %s has no value (it would come from the host)", name, k)
+			}
+			s.env[k] = *v
+		}
+	}
+	return &c, nil
+}
+
+var interpolation = regexp.MustCompile(`\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))`)
+
+// interpolate does what Compose does to a value, with no variable set: $$ is
+// $, ${X:-default} and ${X-default} are the default; ${X} and $X without a
+// default are an error, so that the file works without a .env.
+func interpolate(s string) (string, error) {
+	var err error
+	out := interpolation.ReplaceAllStringFunc(s, func(m string) string {
+		if m == "$$" {
+			return "$"
+		}
+		sm := interpolation.FindStringSubmatch(m)
+		name, op, def := sm[1], sm[2], sm[3]
+		if name == "" {
+			name = sm[4]
+		}
+		switch op {
+		case ":-", "-":
+			return def
+		}
+		if err == nil {
+			err = fmt.Errorf("%q needs the variable %s set (give it a default: ${%s:-...})", s, name, name)
+		}
+		return ""
+	})
+	if err == nil && strings.Contains(strings.ReplaceAll(s, "$$", ""), "${") && !interpolation.MatchString(s) {
+		err = fmt.Errorf("%q: unbalanced ${", s)
+	}
+	return out, err
+}
+
+func interpolateNode(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.Contains(n.Value, "$") {
+			v, err := interpolate(n.Value)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", n.Line, err)
+			}
+			n.Value = v
+		}
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 0 {
+				continue // keys are not interpolated
+			}
+			if err := interpolateNode(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Helpers over the model.
+
+func (c *composeFileT) names() []string {
+	var n []string
+	for k := range c.Services {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+func (c *composeFileT) mustService(t *testing.T, name string) *service {
+	t.Helper()
+	s := c.Services[name]
+	if s == nil {
+		t.Fatalf("no service %q in docker-compose.yml (services: %v); the connector configs and the Go services address it by that name", name, c.names())
+	}
+	return s
+}
+
+// oneShot: a container that runs to completion (restart "no").
+func (s *service) oneShot() bool { return s.Restart == "no" }
+
+// builtHere: the service runs the image of ./Dockerfile.
+func (s *service) builtHere() bool {
+	if s.Build == nil {
+		return false
+	}
+	ctx := path.Clean(s.Build.Context)
+	df := s.Build.Dockerfile
+	if df == "" {
+		df = "Dockerfile"
+	}
+	return ctx == "." && path.Clean(df) == "Dockerfile"
+}
+
+// containerPorts are the ports the service's container listens on that compose publishes.
+func (s *service) containerPorts() []string {
+	var p []string
+	for _, port := range s.Ports {
+		p = append(p, port.Container)
+	}
+	return p
+}
+
+// hostPort splits "host:port" and checks the port is a number.
+func hostPort(t *testing.T, what, s string) (string, string) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		t.Fatalf("%s: %q is not host:port: %v", what, s, err)
+	}
+	if _, err := strconv.Atoi(p); err != nil {
+		t.Fatalf("%s: port of %q is not a number", what, s)
+	}
+	return h, p
+}
+
+type listener struct{ name, host, port string }
+
+func parseListeners(t *testing.T, what, s string) []listener {
+	t.Helper()
+	var out []listener
+	for _, l := range strings.Split(s, ",") {
+		name, addr, ok := strings.Cut(strings.TrimSpace(l), "://")
+		if !ok {
+			t.Fatalf("kafka %s: %q is not NAME://host:port", what, l)
+		}
+		h, p := hostPort(t, "kafka "+what, addr)
+		out = append(out, listener{name, h, p})
+	}
+	return out
+}
+
+// kafkaInternal returns the address containers use: the advertised listener
+// whose host is the kafka service's name.
+func kafkaInternal(t *testing.T, c *composeFileT) string {
+	t.Helper()
+	k := c.mustService(t, "kafka")
+	for _, l := range parseListeners(t, "KAFKA_ADVERTISED_LISTENERS", k.env["KAFKA_ADVERTISED_LISTENERS"]) {
+		if l.host == "kafka" {
+			return net.JoinHostPort(l.host, l.port)
+		}
+	}
+	t.Fatalf("kafka: no advertised listener on host kafka (the service name) in KAFKA_ADVERTISED_LISTENERS=%q", k.env["KAFKA_ADVERTISED_LISTENERS"])
+	return ""
+}
+
+// registryURL is what containers use to reach the schema registry.
+func registryURL(t *testing.T, c *composeFileT) string {
+	t.Helper()
+	sr := c.mustService(t, "schema-registry")
+	u, err := url.Parse(sr.env["SCHEMA_REGISTRY_LISTENERS"])
+	if err != nil || u.Port() == "" {
+		t.Fatalf("schema-registry: SCHEMA_REGISTRY_LISTENERS=%q is not http://host:port", sr.env["SCHEMA_REGISTRY_LISTENERS"])
+	}
+	return "http://schema-registry:" + u.Port()
+}
+
+// ---------------------------------------------------------------------------
+// The tests.
+
+func TestComposeParses(t *testing.T) {
+	c := load(t)
+	if c.Name == "" {
+		t.Errorf("no top-level name: the project (and its volumes) would be named after the checkout's directory")
+	}
+	for _, want := range []string{"kafka", "schema-registry", "connect", "connect-init", "mysql", "mongodb"} {
+		c.mustService(t, want)
+	}
+	for name, profile := range goServices {
+		s := c.mustService(t, name)
+		var want []string
+		if profile != "" {
+			want = []string{profile}
+		}
+		if !slices.Equal(s.Profiles, want) {
+			t.Errorf("service %s: profiles %v, want %v", name, s.Profiles, want)
+		}
+	}
+	for _, name := range c.names() {
+		s := c.Services[name]
+		for _, p := range s.Profiles {
+			if p != goConnectorsProfile {
+				t.Errorf("service %s: profile %q: the only profile documented is %q", name, p, goConnectorsProfile)
+			}
+		}
+	}
+	// The top comment documents both ways to run.
+	raw, _ := os.ReadFile(composeFile)
+	for _, want := range []string{"docker compose up", "--profile " + goConnectorsProfile, "--scale connect=0", "--scale connect-init=0"} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("docker-compose.yml's comments do not show %q", want)
+		}
+	}
+}
+
+func TestImagesPinned(t *testing.T) {
+	c := load(t)
+	for _, name := range c.names() {
+		s := c.Services[name]
+		if s.Build != nil {
+			if !s.builtHere() {
+				t.Errorf("service %s: build %+v: only ./Dockerfile with context . is expected", name, *s.Build)
+			}
+			if s.Image != "" && imageTag(s.Image) == "" {
+				t.Errorf("service %s: built image named %q without a tag", name, s.Image)
+			}
+			continue
+		}
+		if s.Image == "" {
+			t.Errorf("service %s: neither image nor build", name)
+			continue
+		}
+		if strings.Contains(s.Image, "@sha256:") {
+			continue
+		}
+		switch tag := imageTag(s.Image); tag {
+		case "":
+			t.Errorf("service %s: image %q has no tag (that is :latest): pin a version", name, s.Image)
+		case "latest", "stable", "edge", "nightly":
+			t.Errorf("service %s: image %q: pin a version, not %q", name, s.Image, tag)
+		}
+	}
+	// The versions this stack was written for (README, connectors/README.md).
+	for svc, want := range map[string]string{
+		"kafka":           "apache/kafka:4.1.1",
+		"schema-registry": "confluentinc/cp-schema-registry:7.9.2",
+		"connect":         "confluentinc/cp-kafka-connect:7.9.2",
+		"mysql":           "mysql:8.4.6",
+		"mongodb":         "mongo:7.0.14",
+		"connect-init":    "curlimages/curl:8.10.1",
+	} {
+		if s := c.Services[svc]; s != nil && s.Image != want {
+			t.Errorf("service %s: image %q, want %q", svc, s.Image, want)
+		}
+	}
+}
+
+func imageTag(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if _, tag, ok := strings.Cut(last, ":"); ok {
+		return tag
+	}
+	return ""
+}
+
+func TestHealthchecksAndRestart(t *testing.T) {
+	c := load(t)
+	for _, name := range c.names() {
+		s := c.Services[name]
+		switch {
+		case s.Restart == "":
+			t.Errorf("service %s: no restart policy: say \"no\" for a one-shot container, unless-stopped for the rest", name)
+		case s.oneShot():
+			if s.Healthcheck != nil && !s.Healthcheck.Disable {
+				t.Errorf("service %s: a one-shot container (restart \"no\") with a healthcheck", name)
+			}
+			continue
+		case s.Restart != "unless-stopped" && s.Restart != "always" && !strings.HasPrefix(s.Restart, "on-failure"):
+			t.Errorf("service %s: restart %q is not a Compose restart policy", name, s.Restart)
+		}
+		h := s.Healthcheck
+		if h == nil || h.Disable {
+			t.Errorf("service %s: long-running without a healthcheck: nothing can wait for it (condition: service_healthy)", name)
+			continue
+		}
+		args, _ := h.argv()
+		if len(args) == 0 || args[0] == "NONE" {
+			t.Errorf("service %s: healthcheck has no command: %v", name, h.Test.List)
+		}
+		for what, d := range map[string]string{"interval": h.Interval, "timeout": h.Timeout} {
+			if d == "" {
+				t.Errorf("service %s: healthcheck %s not set (Docker's default is 30s)", name, what)
+			} else if _, err := time.ParseDuration(d); err != nil {
+				t.Errorf("service %s: healthcheck %s %q: %v", name, what, d, err)
+			}
+		}
+		if h.Retries < 1 {
+			t.Errorf("service %s: healthcheck retries %d", name, h.Retries)
+		}
+		if h.StartPeriod != "" {
+			if _, err := time.ParseDuration(h.StartPeriod); err != nil {
+				t.Errorf("service %s: healthcheck start_period %q: %v", name, h.StartPeriod, err)
+			}
+		}
+	}
+}
+
+func TestDependsOn(t *testing.T) {
+	c := load(t)
+	for _, name := range c.names() {
+		s := c.Services[name]
+		for dep, d := range s.DependsOn {
+			target := c.Services[dep]
+			if target == nil {
+				t.Errorf("service %s depends on %q, which is not a service (services: %v)", name, dep, c.names())
+				continue
+			}
+			switch d.Condition {
+			case "service_healthy":
+				if target.Healthcheck == nil || target.Healthcheck.Disable {
+					t.Errorf("service %s waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
+				}
+			case "service_completed_successfully":
+				if !target.oneShot() {
+					t.Errorf("service %s waits for %s to complete, but %s is long-running (restart %q)", name, dep, dep, target.Restart)
+				}
+			default:
+				t.Errorf("service %s depends on %s with condition %q: use service_healthy (or service_completed_successfully for a one-shot): service_started does not wait for it to work", name, dep, d.Condition)
+			}
+			if len(target.Profiles) > 0 && !slices.Equal(target.Profiles, s.Profiles) {
+				t.Errorf("service %s (profiles %v) depends on %s, which runs only with profiles %v", name, s.Profiles, dep, target.Profiles)
+			}
+		}
+	}
+	// No cycles.
+	state := map[string]int{}
+	var visit func(n string, stack []string)
+	visit = func(n string, stack []string) {
+		switch state[n] {
+		case 1:
+			t.Errorf("depends_on cycle: %s -> %s", strings.Join(stack, " -> "), n)
+			return
+		case 2:
+			return
+		}
+		state[n] = 1
+		if s := c.Services[n]; s != nil {
+			for _, d := range sortedKeys(s.DependsOn) {
+				visit(d, append(stack, n))
+			}
+		}
+		state[n] = 2
+	}
+	for _, n := range c.names() {
+		visit(n, nil)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var k []string
+	for key := range m {
+		k = append(k, key)
+	}
+	sort.Strings(k)
+	return k
+}
+
+func TestPortsUnique(t *testing.T) {
+	c := load(t)
+	seen := map[string]string{}
+	for _, name := range c.names() {
+		for _, p := range c.Services[name].Ports {
+			if p.Host == "" {
+				t.Errorf("service %s: port %q publishes on a random host port: give it one", name, p.raw)
+				continue
+			}
+			if _, err := strconv.Atoi(p.Host); err != nil {
+				t.Errorf("service %s: port %q: host port %q is not a number (ranges are not expected here)", name, p.raw, p.Host)
+			}
+			if _, err := strconv.Atoi(p.Container); err != nil {
+				t.Errorf("service %s: port %q: container port %q is not a number", name, p.raw, p.Container)
+			}
+			key := p.Host + "/" + p.Protocol
+			if other, dup := seen[key]; dup {
+				t.Errorf("host port %s is published by both %s and %s", key, other, name)
+			}
+			seen[key] = name
+		}
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	c := load(t)
+	used := map[string]bool{}
+	for _, name := range c.names() {
+		for _, m := range c.Services[name].Volumes {
+			if m.Target == "" || !strings.HasPrefix(m.Target, "/") {
+				t.Errorf("service %s: volume %q: target is not an absolute path", name, m.raw)
+			}
+			switch {
+			case m.Source == "":
+				t.Errorf("service %s: anonymous volume %q: name it so that the data survives `compose down`", name, m.raw)
+			case m.bind():
+				if strings.HasPrefix(m.Source, "/") || strings.HasPrefix(m.Source, "~") {
+					t.Errorf("service %s: bind mount %q of a path outside the repository", name, m.raw)
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(root, m.Source)); err != nil {
+					t.Errorf("service %s: bind mount %q: %v", name, m.raw, err)
+				}
+				if !m.ReadOnly {
+					t.Errorf("service %s: bind mount %q of the repository is writable: add :ro", name, m.raw)
+				}
+			default:
+				used[m.Source] = true
+				if _, ok := c.Volumes[m.Source]; !ok {
+					t.Errorf("service %s: named volume %q is not declared under the top-level volumes", name, m.Source)
+				}
+			}
+		}
+	}
+	for v := range c.Volumes {
+		if !used[v] {
+			t.Errorf("volume %q is declared but no service mounts it", v)
+		}
+	}
+	for svc, dir := range map[string]string{"kafka": "/var/lib/kafka/data", "mysql": "/var/lib/mysql", "mongodb": "/data/db"} {
+		s := c.mustService(t, svc)
+		if !slices.ContainsFunc(s.Volumes, func(m mountT) bool { return m.Target == dir && !m.bind() && m.Source != "" }) {
+			t.Errorf("service %s: no named volume on its data directory %s", svc, dir)
+		}
+	}
+	if k := c.mustService(t, "kafka"); k.env["KAFKA_LOG_DIRS"] != "/var/lib/kafka/data" {
+		t.Errorf("kafka: KAFKA_LOG_DIRS=%q, want the volume /var/lib/kafka/data", k.env["KAFKA_LOG_DIRS"])
+	}
+}
+
+func TestKafka(t *testing.T) {
+	c := load(t)
+	k := c.mustService(t, "kafka")
+	env := k.env
+	for _, req := range []string{"KAFKA_NODE_ID", "KAFKA_PROCESS_ROLES", "KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "KAFKA_INTER_BROKER_LISTENER_NAME", "KAFKA_CONTROLLER_LISTENER_NAMES",
+		"KAFKA_CONTROLLER_QUORUM_VOTERS", "CLUSTER_ID"} {
+		if env[req] == "" {
+			t.Errorf("kafka: %s not set", req)
+		}
+	}
+	if !slices.Equal(splitComma(env["KAFKA_PROCESS_ROLES"]), []string{"broker", "controller"}) {
+		t.Errorf("kafka: KAFKA_PROCESS_ROLES=%q, want broker,controller (one KRaft node)", env["KAFKA_PROCESS_ROLES"])
+	}
+	if id, err := base64.RawURLEncoding.DecodeString(env["CLUSTER_ID"]); err != nil || len(id) != 16 {
+		t.Errorf("kafka: CLUSTER_ID=%q is not a base64url UUID (16 bytes, 22 characters): kafka-storage format refuses it", env["CLUSTER_ID"])
+	}
+	for _, rf := range []string{"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"} {
+		if env[rf] != "1" {
+			t.Errorf("kafka: %s=%q, want 1 on a single broker", rf, env[rf])
+		}
+	}
+	if v := env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]; v != "" && v != "true" {
+		t.Errorf("kafka: KAFKA_AUTO_CREATE_TOPICS_ENABLE=%q, want true", v)
+	}
+
+	bound := map[string]listener{}
+	for _, l := range parseListeners(t, "KAFKA_LISTENERS", env["KAFKA_LISTENERS"]) {
+		bound[l.name] = l
+	}
+	protocols := map[string]string{}
+	for _, kv := range splitComma(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]) {
+		n, p, _ := strings.Cut(kv, ":")
+		protocols[n] = p
+	}
+	for n := range bound {
+		if protocols[n] == "" {
+			t.Errorf("kafka: listener %s has no entry in KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", n)
+		}
+	}
+	advertised := parseListeners(t, "KAFKA_ADVERTISED_LISTENERS", env["KAFKA_ADVERTISED_LISTENERS"])
+	var internal, host *listener
+	for i, l := range advertised {
+		b, ok := bound[l.name]
+		if !ok {
+			t.Errorf("kafka: advertised listener %s is not in KAFKA_LISTENERS", l.name)
+			continue
+		}
+		if b.port != l.port {
+			t.Errorf("kafka: listener %s is bound on port %s but advertised on %s", l.name, b.port, l.port)
+		}
+		switch l.host {
+		case "kafka":
+			internal = &advertised[i]
+		case "localhost", "127.0.0.1":
+			host = &advertised[i]
+		default:
+			t.Errorf("kafka: advertised listener %s host %q is neither the service name nor localhost", l.name, l.host)
+		}
+	}
+	if internal == nil {
+		t.Fatalf("kafka: no advertised listener kafka:<port> for the other containers")
+	}
+	if host == nil {
+		t.Errorf("kafka: no advertised listener localhost:<port> for the host")
+	} else if !slices.ContainsFunc(k.Ports, func(p portT) bool { return p.Host == host.port && p.Container == host.port }) {
+		t.Errorf("kafka: the host listener localhost:%s is not published as %s:%s (a client on the host is sent there)", host.port, host.port, host.port)
+	}
+	if slices.ContainsFunc(k.Ports, func(p portT) bool { return p.Container == internal.port }) {
+		t.Errorf("kafka: the internal listener's port %s is published: a host client would be sent to kafka:%s, which it cannot resolve", internal.port, internal.port)
+	}
+	if env["KAFKA_INTER_BROKER_LISTENER_NAME"] != internal.name {
+		t.Errorf("kafka: KAFKA_INTER_BROKER_LISTENER_NAME=%q, want the internal listener %s", env["KAFKA_INTER_BROKER_LISTENER_NAME"], internal.name)
+	}
+	ctrl := env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+	cl, ok := bound[ctrl]
+	if !ok {
+		t.Errorf("kafka: controller listener %q is not in KAFKA_LISTENERS", ctrl)
+	}
+	if slices.ContainsFunc(advertised, func(l listener) bool { return l.name == ctrl }) {
+		t.Errorf("kafka: the controller listener %s must not be advertised", ctrl)
+	}
+	voters := splitComma(env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
+	if len(voters) != 1 {
+		t.Errorf("kafka: KAFKA_CONTROLLER_QUORUM_VOTERS=%q, want the one node", env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
+	} else {
+		id, addr, _ := strings.Cut(voters[0], "@")
+		h, p := hostPort(t, "KAFKA_CONTROLLER_QUORUM_VOTERS", addr)
+		if id != env["KAFKA_NODE_ID"] || h != "kafka" || p != cl.port {
+			t.Errorf("kafka: KAFKA_CONTROLLER_QUORUM_VOTERS=%q, want %s@kafka:%s", voters[0], env["KAFKA_NODE_ID"], cl.port)
+		}
+	}
+	// The healthcheck asks a listener of this broker.
+	if k.Healthcheck != nil {
+		args, _ := k.Healthcheck.argv()
+		i := slices.Index(args, "--bootstrap-server")
+		if i < 0 || i+1 >= len(args) {
+			t.Errorf("kafka: healthcheck %v does not name --bootstrap-server", args)
+		} else if h, p := hostPort(t, "kafka healthcheck", args[i+1]); !slices.ContainsFunc(advertised, func(l listener) bool {
+			return l.port == p && (l.host == h || h == "localhost" || h == "127.0.0.1")
+		}) {
+			t.Errorf("kafka: healthcheck bootstrap %s is not one of the broker's listeners", args[i+1])
+		}
+	}
+
+	// Everything that talks to Kafka from a container uses the internal listener.
+	want := internal.host + ":" + internal.port
+	check := func(who, got string) {
+		t.Helper()
+		for _, b := range splitComma(got) {
+			b = strings.TrimPrefix(b, "PLAINTEXT://")
+			if b != want {
+				t.Errorf("%s: bootstrap %q, want kafka's internal listener %s", who, got, want)
+			}
+		}
+	}
+	for name := range goServices {
+		if s := c.Services[name]; s != nil {
+			check(name+" BOOTSTRAP_SERVERS", s.env["BOOTSTRAP_SERVERS"])
+		}
+	}
+	check("schema-registry SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", c.mustService(t, "schema-registry").env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"])
+	check("connect CONNECT_BOOTSTRAP_SERVERS", c.mustService(t, "connect").env["CONNECT_BOOTSTRAP_SERVERS"])
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ---------------------------------------------------------------------------
+// The Go services against the binaries' flags.
+
+type flagInfo struct {
+	name, env, typ, def string
+}
+
+var (
+	buildOnce sync.Once
+	builtDir  string
+	buildErr  error
+)
+
+// binaries builds the commands of goServices once, into a temporary directory.
+func binaries(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "deploy-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtDir = dir
+		args := []string{"build", "-o", dir + string(os.PathSeparator)}
+		for _, name := range sortedKeys(goServices) {
+			args = append(args, "./cmd/"+name)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	flagLine    = regexp.MustCompile(`^\s+--(\S+)\s+(?:(\S+)\s+)?\[([A-Z0-9_]+)\]\s*$`)
+	flagDefault = regexp.MustCompile(`\(default "((?:[^"\\]|\\.)*)"\)\s*$`)
+)
+
+// flagsOf runs `bin --help` and returns its flags by environment variable.
+func flagsOf(t *testing.T, bin string) map[string]flagInfo {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(t), bin), "--help")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s --help: %v\n%s", bin, err, out)
+	}
+	flags := map[string]flagInfo{}
+	var last *flagInfo
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if m := flagLine.FindStringSubmatch(line); m != nil {
+			f := flagInfo{name: m[1], typ: m[2], env: m[3]}
+			if want := config.EnvName(f.name); want != f.env {
+				t.Errorf("%s --help shows --%s with env %s, but config.EnvName gives %s", bin, f.name, f.env, want)
+			}
+			flags[f.env] = f
+			last = &f
+			continue
+		}
+		if last != nil {
+			if m := flagDefault.FindStringSubmatch(line); m != nil {
+				d, err := strconv.Unquote(`"` + m[1] + `"`)
+				if err != nil {
+					d = m[1]
+				}
+				last.def = d
+				flags[last.env] = *last
+			}
+		}
+	}
+	if len(flags) < 5 || flags["BOOTSTRAP_SERVERS"].name == "" || flags["HTTP_ADDR"].name == "" {
+		t.Fatalf("%s --help: could not read its flags (got %d) from:\n%s", bin, len(flags), out)
+	}
+	return flags
+}
+
+func TestGoServices(t *testing.T) {
+	c := load(t)
+	var builtNames []string
+	for _, name := range c.names() {
+		if c.Services[name].builtHere() {
+			builtNames = append(builtNames, name)
+		}
+	}
+	if !slices.Equal(builtNames, sortedKeys(goServices)) {
+		t.Errorf("services built from ./Dockerfile: %v, want %v", builtNames, sortedKeys(goServices))
+	}
+	users := usersSQL(t)
+	mysqlPort := ""
+	if m := c.Services["mysql"]; m != nil && len(m.containerPorts()) > 0 {
+		mysqlPort = m.containerPorts()[0]
+	}
+
+	for _, name := range sortedKeys(goServices) {
+		s := c.Services[name]
+		if s == nil {
+			t.Errorf("no service %s", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			if !s.builtHere() {
+				t.Fatalf("not built from ./Dockerfile")
+			}
+			// command: the binary, no shell (the image has none).
+			if s.Command.Shell || len(s.Command.List) == 0 {
+				t.Fatalf("command %v: want [\"%s<binary>\", flags...] (exec form: the distroless image has no shell)", s.Command.List, binDir)
+			}
+			if len(s.Entrypoint.List) > 0 {
+				t.Errorf("entrypoint %v: the command alone picks the binary", s.Entrypoint.List)
+			}
+			bin := strings.TrimPrefix(s.Command.List[0], binDir)
+			if bin == s.Command.List[0] || strings.Contains(bin, "/") {
+				t.Fatalf("command %q: want %s<binary>", s.Command.List[0], binDir)
+			}
+			if bin != name {
+				t.Errorf("service %s runs %s: service and binary names differ", name, bin)
+			}
+			if _, err := os.Stat(filepath.Join(root, "cmd", bin, "main.go")); err != nil {
+				t.Fatalf("command %s: no cmd/%s/main.go", bin, bin)
+			}
+			flags := flagsOf(t, bin)
+
+			// Every variable is a flag of the binary, with a value of its type.
+			for _, k := range sortedKeys(s.env) {
+				v := s.env[k]
+				f, ok := flags[k]
+				if !ok {
+					t.Errorf("environment %s is not a flag of %s (a typo, or a flag that was renamed): it would be ignored; %s's variables: %v", k, bin, bin, sortedKeys(flags))
+					continue
+				}
+				if err := checkValue(f, v); err != nil {
+					t.Errorf("environment %s=%q: --%s: %v", k, v, f.name, err)
+				}
+			}
+			for _, req := range []string{"BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "HTTP_ADDR", "REPLICATION_FACTOR"} {
+				if _, ok := s.env[req]; !ok {
+					t.Errorf("environment %s not set", req)
+				}
+			}
+			if s.env["REPLICATION_FACTOR"] != "" && s.env["REPLICATION_FACTOR"] != "1" {
+				t.Errorf("REPLICATION_FACTOR=%s on a single broker", s.env["REPLICATION_FACTOR"])
+			}
+			if got, want := s.env["SCHEMA_REGISTRY_URL"], registryURL(t, c); got != want {
+				t.Errorf("SCHEMA_REGISTRY_URL=%q, want %q", got, want)
+			}
+
+			// HTTP_ADDR: all interfaces, the service's default port, published, checked.
+			h, port := hostPort(t, "HTTP_ADDR", s.env["HTTP_ADDR"])
+			if h != "0.0.0.0" && h != "" {
+				t.Errorf("HTTP_ADDR=%q: listen on 0.0.0.0, or the published port reaches nothing", s.env["HTTP_ADDR"])
+			}
+			if def := flags["HTTP_ADDR"].def; def != "" {
+				if _, dp := hostPort(t, bin+" default http.addr", def); dp != port {
+					t.Errorf("HTTP_ADDR port %s, but %s's default is %s (%s): keep the documented port", port, bin, dp, def)
+				}
+			}
+			if !slices.ContainsFunc(s.Ports, func(p portT) bool { return p.Container == port && p.Host == port }) {
+				t.Errorf("HTTP_ADDR port %s is not published as \"%s:%s\" (ports %v)", port, port, port, s.Ports)
+			}
+			for _, p := range s.Ports {
+				if p.Container != port {
+					t.Errorf("port %q: %s listens only on %s", p.raw, bin, port)
+				}
+			}
+			if s.Healthcheck == nil {
+				t.Fatalf("no healthcheck")
+			}
+			args, shell := s.Healthcheck.argv()
+			if shell {
+				t.Errorf("healthcheck %v runs a shell: the distroless image has none; use [\"CMD\", \"%shealthcheck\", URL]", s.Healthcheck.Test.List, binDir)
+			}
+			if len(args) != 2 || args[0] != binDir+"healthcheck" {
+				t.Errorf("healthcheck %v: want [\"CMD\", \"%shealthcheck\", \"http://127.0.0.1:%s/readyz\"]", s.Healthcheck.Test.List, binDir, port)
+			} else {
+				u, err := url.Parse(args[1])
+				if err != nil || u.Scheme != "http" || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") || u.Port() != port || u.Path != "/readyz" {
+					t.Errorf("healthcheck URL %q: want http://127.0.0.1:%s/readyz (HTTP_ADDR %s)", args[1], port, s.env["HTTP_ADDR"])
+				}
+			}
+
+			// The addresses in the environment are services, waited for.
+			needs := map[string]bool{"kafka": true, "schema-registry": true}
+			if dsn, ok := s.env["MYSQL_DSN"]; ok {
+				needs["mysql"] = true
+				cfg, err := mysql.ParseDSN(dsn)
+				if err != nil {
+					t.Errorf("MYSQL_DSN=%q: %v", dsn, err)
+				} else {
+					host, p := hostPort(t, "MYSQL_DSN address", cfg.Addr)
+					if host != "mysql" || (mysqlPort != "" && p != mysqlPort) {
+						t.Errorf("MYSQL_DSN address %s, want mysql:%s", cfg.Addr, mysqlPort)
+					}
+					if cfg.Net != "tcp" {
+						t.Errorf("MYSQL_DSN protocol %q, want tcp", cfg.Net)
+					}
+					// go-sql-driver sends every parameter it does not know as
+					// `SET name = value` after connecting: a Connector/J option
+					// such as allowPublicKeyRetrieval fails every connection
+					// (Error 1193, unknown system variable). MySQL's system
+					// variables are lower_snake_case.
+					for k := range cfg.Params {
+						if !regexp.MustCompile(`^[a-z][a-z0-9_]*$`).MatchString(k) {
+							t.Errorf("MYSQL_DSN parameter %q is not a go-sql-driver option: the driver would run `SET %s = ...` on every connection and MySQL would refuse it (caching_sha2_password over plain TCP needs no option: the driver fetches the server's RSA key itself)", k, k)
+						}
+					}
+					if pw, ok := users[cfg.User]; !ok {
+						t.Errorf("MYSQL_DSN user %q is not created by database/users.sql (users: %v)", cfg.User, sortedKeys(users))
+					} else if pw != cfg.Passwd {
+						t.Errorf("MYSQL_DSN password of %s is not the one database/users.sql sets", cfg.User)
+					}
+					if cfg.DBName != "shop" {
+						t.Errorf("MYSQL_DSN database %q, want shop", cfg.DBName)
+					}
+				}
+			}
+			if uri, ok := s.env["MONGODB_URI"]; ok {
+				needs["mongodb"] = true
+				checkMongoURI(t, c, "MONGODB_URI", uri)
+			}
+			for dep := range needs {
+				d, ok := s.DependsOn[dep]
+				if !ok || d.Condition != "service_healthy" {
+					t.Errorf("does not wait for %s (depends_on %s: condition: service_healthy)", dep, dep)
+				}
+			}
+			for dep := range s.DependsOn {
+				if !needs[dep] {
+					t.Errorf("depends on %s, which its environment does not use", dep)
+				}
+			}
+		})
+	}
+
+	// The binlog client ids must differ from each other and from the server's.
+	if s := c.Services["cdc-source"]; s != nil {
+		ids := serverIDs(t)
+		id := s.env["DATABASE_SERVER_ID"]
+		if id == "" || id == "0" {
+			t.Logf("cdc-source: DATABASE_SERVER_ID unset: a random id is used")
+		} else if other, dup := ids[id]; dup {
+			t.Errorf("cdc-source: DATABASE_SERVER_ID=%s is also used by %s", id, other)
+		}
+	}
+}
+
+// checkValue checks v parses as the flag's type, as shown by --help.
+func checkValue(f flagInfo, v string) error {
+	var err error
+	switch f.typ {
+	case "":
+		_, err = strconv.ParseBool(v)
+	case "int", "uint":
+		_, err = strconv.ParseInt(v, 10, 64)
+	case "float":
+		_, err = strconv.ParseFloat(v, 64)
+	case "duration":
+		_, err = time.ParseDuration(v)
+	}
+	if err == nil && strings.HasSuffix(f.name, ".ms") {
+		if _, e := strconv.ParseInt(v, 10, 64); e != nil {
+			_, err = time.ParseDuration(v)
+		}
+	}
+	return err
+}
+
+func checkMongoURI(t *testing.T, c *composeFileT, what, uri string) {
+	t.Helper()
+	rest, ok := strings.CutPrefix(uri, "mongodb://")
+	if !ok {
+		t.Errorf("%s=%q: want mongodb://mongodb:<port>", what, uri)
+		return
+	}
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	m := c.mustService(t, "mongodb")
+	for _, hp := range strings.Split(rest, ",") {
+		h, p, err := net.SplitHostPort(hp)
+		if err != nil {
+			h, p = hp, "27017"
+		}
+		if c.Services[h] == nil {
+			t.Errorf("%s=%q: host %q is not a compose service", what, uri, h)
+		} else if h != "mongodb" {
+			t.Errorf("%s=%q: host %q, want mongodb", what, uri, h)
+		} else if !slices.Contains(m.containerPorts(), p) {
+			t.Errorf("%s=%q: port %s is not mongodb's (%v)", what, uri, p, m.containerPorts())
+		}
+	}
+}
+
+// usersSQL returns the users database/users.sql creates for any host ('%'), with their passwords.
+func usersSQL(t *testing.T) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "database", "users.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]string{}
+	re := regexp.MustCompile(`(?i)CREATE USER IF NOT EXISTS '([^']+)'@'%'\s+IDENTIFIED BY '([^']*)'`)
+	for _, m := range re.FindAllStringSubmatch(string(raw), -1) {
+		users[m[1]] = m[2]
+	}
+	if len(users) == 0 {
+		t.Fatalf("database/users.sql: no CREATE USER ... @'%%' IDENTIFIED BY found")
+	}
+	return users
+}
+
+// ---------------------------------------------------------------------------
+// Kafka Connect: the worker, its plugins and the connector files.
+
+type connectorFile struct {
+	file   string
+	Name   string            `json:"name"`
+	Config map[string]string `json:"config"`
+}
+
+func connectorFiles(t *testing.T, dir string) []connectorFile {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no %s/*.json (%v)", dir, err)
+	}
+	var out []connectorFile
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf := connectorFile{file: f}
+		if err := json.Unmarshal(raw, &cf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if cf.Name == "" || len(cf.Config) == 0 {
+			t.Fatalf("%s: want {\"name\": ..., \"config\": {...}}", f)
+		}
+		out = append(out, cf)
+	}
+	return out
+}
+
+var envPlaceholder = regexp.MustCompile(`\$\{env:([^}:]+)(?::[^}]*)?\}`)
+
+// serverIDs are the binlog client ids of the connector files and the server's own.
+func serverIDs(t *testing.T) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for _, cf := range connectorFiles(t, connectDir) {
+		if id := cf.Config["database.server.id"]; id != "" {
+			ids[id] = cf.Name
+		}
+	}
+	if id := mysqlOptions(t, load(t))["server_id"]; id != "" {
+		ids[id] = "the MySQL server (server-id)"
+	}
+	return ids
+}
+
+func TestConnect(t *testing.T) {
+	c := load(t)
+	w := c.mustService(t, "connect")
+	env := w.env
+	for _, req := range []string{"CONNECT_BOOTSTRAP_SERVERS", "CONNECT_GROUP_ID", "CONNECT_CONFIG_STORAGE_TOPIC",
+		"CONNECT_OFFSET_STORAGE_TOPIC", "CONNECT_STATUS_STORAGE_TOPIC", "CONNECT_KEY_CONVERTER",
+		"CONNECT_VALUE_CONVERTER", "CONNECT_REST_ADVERTISED_HOST_NAME"} {
+		if env[req] == "" {
+			t.Errorf("connect: %s not set (the cp-kafka-connect image refuses to start without it)", req)
+		}
+	}
+	if env["CONNECT_REST_ADVERTISED_HOST_NAME"] != "connect" {
+		t.Errorf("connect: CONNECT_REST_ADVERTISED_HOST_NAME=%q, want connect", env["CONNECT_REST_ADVERTISED_HOST_NAME"])
+	}
+	for _, rf := range []string{"CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR", "CONNECT_OFFSET_STORAGE_REPLICATION_FACTOR", "CONNECT_STATUS_STORAGE_REPLICATION_FACTOR"} {
+		if env[rf] != "1" {
+			t.Errorf("connect: %s=%q, want 1 on a single broker", rf, env[rf])
+		}
+	}
+	if strings.Contains(env["CONNECT_VALUE_CONVERTER"], "AvroConverter") && env["CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL"] != registryURL(t, c) {
+		t.Errorf("connect: CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL=%q, want %s", env["CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL"], registryURL(t, c))
+	}
+	if !slices.Contains(splitComma(env["CONNECT_CONFIG_PROVIDERS"]), "env") ||
+		env["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"] != "org.apache.kafka.common.config.provider.EnvVarConfigProvider" {
+		t.Errorf("connect: the env config provider is not configured (CONNECT_CONFIG_PROVIDERS=env, CONNECT_CONFIG_PROVIDERS_ENV_CLASS=org.apache.kafka.common.config.provider.EnvVarConfigProvider): ${env:...} stays unresolved")
+	}
+	var allow *regexp.Regexp
+	if p, ok := env["CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN"]; ok {
+		var err error
+		if allow, err = regexp.Compile(p); err != nil {
+			t.Errorf("connect: CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN=%q: %v", p, err)
+		}
+	}
+	plugins := splitComma(env["CONNECT_PLUGIN_PATH"])
+	for _, want := range []string{"/usr/share/java", "/usr/share/confluent-hub-components"} {
+		if !slices.Contains(plugins, want) {
+			t.Errorf("connect: CONNECT_PLUGIN_PATH=%q lacks %s (the Avro converter / the installed connectors)", env["CONNECT_PLUGIN_PATH"], want)
+		}
+	}
+
+	// The start script installs the plugin of each connector class, then starts the worker.
+	start := scriptOf(t, w, "connect-start.sh")
+	plugin := map[string]string{
+		"io.debezium.connector.mysql.": "debezium/debezium-connector-mysql:2.7.3",
+		"com.mongodb.kafka.connect.":   "mongodb/kafka-connect-mongodb:1.14.1",
+	}
+	if !regexp.MustCompile(`(?m)^exec /etc/confluent/docker/run\s*$`).MatchString(start) {
+		t.Errorf("deploy/connect-start.sh does not end by exec'ing the image's entry point /etc/confluent/docker/run")
+	}
+	users := usersSQL(t)
+	sr := registryURL(t, c)
+	internal := kafkaInternal(t, c)
+	mysqlSvc := c.mustService(t, "mysql")
+
+	for _, cf := range connectorFiles(t, connectDir) {
+		t.Run(cf.Name, func(t *testing.T) {
+			cfg := cf.Config
+			class := cfg["connector.class"]
+			found := false
+			for prefix, comp := range plugin {
+				if strings.HasPrefix(class, prefix) {
+					found = true
+					if !regexp.MustCompile(`(?m)^install ` + regexp.QuoteMeta(comp) + `\s*$`).MatchString(start) {
+						t.Errorf("connector.class %s needs the plugin %s, which deploy/connect-start.sh does not install", class, comp)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("connector.class %q: no plugin known to the test; install it in deploy/connect-start.sh and add it here", class)
+			}
+			for _, k := range sortedKeys(cfg) {
+				v := cfg[k]
+				// ${env:X} must be in the worker's environment and allowed.
+				for _, m := range envPlaceholder.FindAllStringSubmatch(v, -1) {
+					name := m[1]
+					if _, ok := env[name]; !ok {
+						t.Errorf("%s=%q: the connect service's environment has no %s", k, v, name)
+					}
+					if allow != nil && !allow.MatchString(name) {
+						t.Errorf("%s=%q: %s is not allowed by CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN=%q", k, v, name, allow)
+					}
+				}
+				resolved := envPlaceholder.ReplaceAllStringFunc(v, func(p string) string {
+					return env[envPlaceholder.FindStringSubmatch(p)[1]]
+				})
+				switch {
+				case k == "database.hostname":
+					if c.Services[v] == nil || v != "mysql" {
+						t.Errorf("%s=%q: want the mysql service", k, v)
+					}
+				case k == "database.port":
+					if !slices.Contains(mysqlSvc.containerPorts(), v) {
+						t.Errorf("%s=%q: mysql listens on %v", k, v, mysqlSvc.containerPorts())
+					}
+				case k == "database.user":
+					if _, ok := users[resolved]; !ok {
+						t.Errorf("%s=%q (%q): not a user of database/users.sql", k, v, resolved)
+					}
+				case k == "database.password":
+					if u := envPlaceholder.ReplaceAllStringFunc(cfg["database.user"], func(p string) string {
+						return env[envPlaceholder.FindStringSubmatch(p)[1]]
+					}); users[u] != resolved {
+						t.Errorf("%s: not the password database/users.sql gives %s", k, u)
+					}
+				case strings.HasSuffix(k, "bootstrap.servers"):
+					for _, b := range splitComma(v) {
+						if strings.TrimPrefix(b, "PLAINTEXT://") != internal {
+							t.Errorf("%s=%q: want kafka's internal listener %s", k, v, internal)
+						}
+					}
+				case strings.HasSuffix(k, "schema.registry.url"):
+					if v != sr {
+						t.Errorf("%s=%q: want %s", k, v, sr)
+					}
+				case k == "connection.uri":
+					checkMongoURI(t, c, k+" (resolved from the connect environment)", resolved)
+				case strings.HasSuffix(k, ".hostname") || strings.HasSuffix(k, ".host"):
+					if c.Services[v] == nil {
+						t.Errorf("%s=%q is not a compose service", k, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// scriptOf returns the deploy/ script a service mounts and runs.
+func scriptOf(t *testing.T, s *service, script string) string {
+	t.Helper()
+	var target string
+	for _, m := range s.Volumes {
+		if path.Clean(m.Source) == "deploy/"+script {
+			target = m.Target
+		}
+	}
+	if target == "" {
+		t.Fatalf("service %s does not mount ./deploy/%s", s.name, script)
+	}
+	run := append(slices.Clone(s.Entrypoint.List), s.Command.List...)
+	if !slices.Contains(run, target) && !slices.ContainsFunc(run, func(a string) bool { return strings.Contains(a, target) }) {
+		t.Errorf("service %s mounts deploy/%s at %s but runs %v", s.name, script, target, run)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "deploy", script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+func TestScriptsSyntax(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(root, "deploy", "*.sh"))
+	if len(files) == 0 {
+		t.Fatal("no deploy/*.sh")
+	}
+	shells := map[string][]string{"sh": {"sh", "-n"}}
+	if _, err := exec.LookPath("busybox"); err == nil {
+		shells["busybox sh"] = []string{"busybox", "sh", "-n"}
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	for _, f := range files {
+		for name, argv := range shells {
+			if out, err := exec.Command(argv[0], append(argv[1:], f)...).CombinedOutput(); err != nil {
+				t.Errorf("%s: %s: %v\n%s", name, f, err, out)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// connect-init.
+
+func TestConnectInitService(t *testing.T) {
+	c := load(t)
+	s := c.mustService(t, "connect-init")
+	if !s.oneShot() {
+		t.Errorf("connect-init: restart %q, want \"no\" (a one-shot container)", s.Restart)
+	}
+	scriptOf(t, s, "connect-init.sh")
+	var target string
+	for _, m := range s.Volumes {
+		if path.Clean(m.Source) == "connectors/connect" {
+			target = m.Target
+			if !m.ReadOnly {
+				t.Errorf("connect-init: mount %q is writable: add :ro", m.raw)
+			}
+		}
+	}
+	if target == "" {
+		t.Fatalf("connect-init does not mount ./connectors/connect")
+	}
+	dir := s.env["CONNECTORS_DIR"]
+	if dir == "" {
+		dir = "/connectors" // the script's default
+	}
+	if dir != target {
+		t.Errorf("connect-init reads %s (CONNECTORS_DIR) but ./connectors/connect is mounted at %s", dir, target)
+	}
+	u, err := url.Parse(s.env["CONNECT_URL"])
+	if s.env["CONNECT_URL"] == "" {
+		u, err = url.Parse("http://connect:8083") // the script's default
+	}
+	w := c.mustService(t, "connect")
+	if err != nil || u.Hostname() != "connect" || !slices.Contains(w.containerPorts(), u.Port()) {
+		t.Errorf("connect-init: CONNECT_URL=%q, want http://connect:<a port of connect %v>", s.env["CONNECT_URL"], w.containerPorts())
+	}
+	if d := s.DependsOn["connect"]; d.Condition != "service_healthy" {
+		t.Errorf("connect-init does not wait for connect to be healthy")
+	}
+	// Debezium and the MongoDB sink reach their database when their config is submitted.
+	for _, db := range []string{"mysql", "mongodb"} {
+		if d := s.DependsOn[db]; d.Condition != "service_healthy" {
+			t.Errorf("connect-init does not wait for %s to be healthy (the connector's validation connects to it)", db)
+		}
+	}
+	if len(s.Ports) > 0 {
+		t.Errorf("connect-init publishes ports")
+	}
+}
+
+// fakeConnect is a Connect REST API that answers 409 (a rebalance) to the
+// first PUT of each connector, then 201, and records the bodies.
+type fakeConnect struct {
+	mu       sync.Mutex
+	bodies   map[string][]byte
+	attempts map[string]int
+	status   int // 0: 409 then 201
+}
+
+func (f *fakeConnect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/connectors":
+		names := sortedKeys(f.bodies)
+		if names == nil {
+			names = []string{}
+		}
+		json.NewEncoder(w).Encode(names)
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/connectors/") && strings.HasSuffix(r.URL.Path, "/config"):
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/connectors/"), "/config")
+		if r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type"}`, http.StatusUnsupportedMediaType)
+			return
+		}
+		f.attempts[name]++
+		if f.status != 0 {
+			http.Error(w, `{"error_code":500,"message":"boom"}`, f.status)
+			return
+		}
+		if f.attempts[name] == 1 {
+			http.Error(w, `{"error_code":409,"message":"Cannot complete request momentarily due to stale configuration"}`, http.StatusConflict)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		_, existed := f.bodies[name]
+		f.bodies[name] = body
+		if existed {
+			w.WriteHeader(http.StatusOK)
+		} else {
+			w.WriteHeader(http.StatusCreated)
+		}
+		w.Write(body)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// runInit runs deploy/connect-init.sh against url with the connectors in dir.
+func runInit(t *testing.T, shell []string, pathDir, url, dir string) (int, string) {
+	t.Helper()
+	script, _ := filepath.Abs(filepath.Join(root, "deploy", "connect-init.sh"))
+	cmd := exec.Command(shell[0], append(shell[1:], script)...)
+	p := os.Getenv("PATH")
+	if pathDir != "" {
+		p = pathDir + string(os.PathListSeparator) + p
+	}
+	cmd.Env = []string{"PATH=" + p, "CONNECT_URL=" + url, "CONNECTORS_DIR=" + dir, "ATTEMPTS=3", "DELAY=0", "HOME=" + t.TempDir()}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("connect-init.sh did not finish in 60s:\n%s", out.String())
+	}
+	return cmd.ProcessState.ExitCode(), out.String()
+}
+
+// shells returns the shells to run the script with: sh, and busybox (the
+// curlimages/curl image's sh, awk, sed, ...) when installed.
+func shells(t *testing.T) map[string]struct {
+	argv    []string
+	pathDir string
+} {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed: connect-init.sh cannot be run here")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("sh is not installed")
+	}
+	out := map[string]struct {
+		argv    []string
+		pathDir string
+	}{"sh": {argv: []string{"sh"}}}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		dir := t.TempDir()
+		for _, tool := range []string{"awk", "sed", "tr", "head", "mktemp", "rm", "sleep", "cat"} {
+			if err := os.Symlink(bb, filepath.Join(dir, tool)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out["busybox"] = struct {
+			argv    []string
+			pathDir string
+		}{[]string{bb, "sh"}, dir}
+	} else {
+		t.Logf("busybox not installed: connect-init.sh is run with sh and this system's awk/sed only")
+	}
+	return out
+}
+
+func TestConnectInitRegistersEveryFile(t *testing.T) {
+	for name, sh := range shells(t) {
+		t.Run(name, func(t *testing.T) {
+			// The repository's files plus one more: the script must take
+			// whatever is in the directory, not a list of its own.
+			dir := t.TempDir()
+			files, _ := filepath.Glob(filepath.Join(connectDir, "*.json"))
+			for _, f := range files {
+				raw, _ := os.ReadFile(f)
+				os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644)
+			}
+			extra := `{
+  "config": {"connector.class": "x.Y", "a": "{\"b\": [1, 2]}, }", "name": "zz-extra"},
+  "name" : "zz-extra"
+}`
+			os.WriteFile(filepath.Join(dir, "zz-extra.json"), []byte(extra), 0o644)
+			os.WriteFile(filepath.Join(dir, "README.md"), []byte("not a connector"), 0o644)
+
+			fc := &fakeConnect{bodies: map[string][]byte{}, attempts: map[string]int{}}
+			srv := httptest.NewServer(fc)
+			defer srv.Close()
+			code, out := runInit(t, sh.argv, sh.pathDir, srv.URL, dir)
+			if code != 0 {
+				t.Fatalf("connect-init.sh exit %d:\n%s", code, out)
+			}
+			want := connectorFiles(t, dir)
+			if len(want) != len(files)+1 {
+				t.Fatalf("test setup: %d files", len(want))
+			}
+			for _, cf := range want {
+				body, ok := fc.bodies[cf.Name]
+				if !ok {
+					t.Errorf("%s: connector %s was not registered (PUT /connectors/%s/config)\n%s", cf.file, cf.Name, cf.Name, out)
+					continue
+				}
+				var got map[string]string
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Errorf("%s: the body sent is not a JSON object of strings (%v): %s", cf.Name, err, body)
+					continue
+				}
+				if fmt.Sprint(got) != fmt.Sprint(cf.Config) {
+					t.Errorf("%s: sent config\n%v\nwant the file's \"config\"\n%v", cf.Name, got, cf.Config)
+				}
+				if fc.attempts[cf.Name] != 2 {
+					t.Errorf("%s: %d attempts, want 2 (the first answered 409)", cf.Name, fc.attempts[cf.Name])
+				}
+			}
+			if len(fc.bodies) != len(want) {
+				t.Errorf("registered %v, want exactly the %d files' connectors", sortedKeys(fc.bodies), len(want))
+			}
+
+			// Again: the same PUTs (updates), still exit 0.
+			code, out = runInit(t, sh.argv, sh.pathDir, srv.URL, dir)
+			if code != 0 || !strings.Contains(out, "updated") {
+				t.Errorf("second run: exit %d, want 0 with updates:\n%s", code, out)
+			}
+		})
+	}
+}
+
+func TestConnectInitFails(t *testing.T) {
+	for name, sh := range shells(t) {
+		t.Run(name, func(t *testing.T) {
+			// The worker keeps failing: exit 1, naming each connector.
+			fc := &fakeConnect{bodies: map[string][]byte{}, attempts: map[string]int{}, status: http.StatusInternalServerError}
+			srv := httptest.NewServer(fc)
+			defer srv.Close()
+			code, out := runInit(t, sh.argv, sh.pathDir, srv.URL, connectDir)
+			if code == 0 {
+				t.Errorf("exit 0 although every PUT failed:\n%s", out)
+			}
+			for _, cf := range connectorFiles(t, connectDir) {
+				if !strings.Contains(out, cf.Name+": HTTP 500 after 3 attempts") {
+					t.Errorf("output does not say %s failed:\n%s", cf.Name, out)
+				}
+				if fc.attempts[cf.Name] != 3 {
+					t.Errorf("%s: %d attempts, want ATTEMPTS=3", cf.Name, fc.attempts[cf.Name])
+				}
+			}
+
+			// No worker at all.
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			addr := ln.Addr().String()
+			ln.Close()
+			if code, out := runInit(t, sh.argv, sh.pathDir, "http://"+addr, connectDir); code == 0 {
+				t.Errorf("exit 0 without a worker:\n%s", out)
+			}
+
+			// A file without a config object, an empty directory.
+			good := &fakeConnect{bodies: map[string][]byte{}, attempts: map[string]int{}}
+			srv2 := httptest.NewServer(good)
+			defer srv2.Close()
+			bad := t.TempDir()
+			os.WriteFile(filepath.Join(bad, "a.json"), []byte(`{"name": "a", "settings": {"config": {"x": "y"}}}`), 0o644)
+			if code, out := runInit(t, sh.argv, sh.pathDir, srv2.URL, bad); code == 0 || !strings.Contains(out, "no top-level \"config\"") {
+				t.Errorf("file without a top-level config: exit %d:\n%s", code, out)
+			}
+			os.WriteFile(filepath.Join(bad, "a.json"), []byte(`{"name": "a b/../c", "config": {"x": "y"}}`), 0o644)
+			if code, out := runInit(t, sh.argv, sh.pathDir, srv2.URL, bad); code == 0 || !strings.Contains(out, "no usable top-level \"name\"") {
+				t.Errorf("file with an unusable name: exit %d:\n%s", code, out)
+			}
+			if code, out := runInit(t, sh.argv, sh.pathDir, srv2.URL, t.TempDir()); code == 0 {
+				t.Errorf("empty directory: exit 0:\n%s", out)
+			}
+			if len(good.bodies) != 0 {
+				t.Errorf("registered %v from bad files", sortedKeys(good.bodies))
+			}
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// MySQL.
+
+// Options MySQL 8.4 no longer has (removed in 8.2, 8.3 or 8.4: MySQL Server
+// Version Reference, "Option and Variable Changes for MySQL 8.4" and "... 8.2").
+// The server refuses to start on any of them unless written loose-<name>.
+var removedIn84 = []string{
+	"expire_logs_days", "default_authentication_plugin", "avoid_temporal_upgrade",
+	"binlog_transaction_dependency_tracking", "character_set_client_handshake",
+	"group_replication_ip_whitelist", "group_replication_primary_member",
+	"group_replication_recovery_complete_at", "abort_slave_event_count",
+	"disconnect_slave_event_count", "admin_ssl", "authentication_fido_rp_id",
+	"keyring_encrypted_file_data", "keyring_encrypted_file_password",
+}
+
+// mysqlOptions parses the [mysqld] group of the cnf mounted into the mysql
+// service, names normalised (lower case, - as _), values unquoted. A loose-
+// prefix is kept in the name.
+func mysqlOptions(t *testing.T, c *composeFileT) map[string]string {
+	t.Helper()
+	m := c.mustService(t, "mysql")
+	var cnf string
+	for _, v := range m.Volumes {
+		if strings.HasPrefix(v.Target, "/etc/mysql/conf.d/") && strings.HasSuffix(v.Target, ".cnf") {
+			if !v.bind() {
+				t.Fatalf("mysql: %q is not a file of the repository", v.raw)
+			}
+			cnf = v.Source
+		}
+	}
+	if cnf == "" {
+		t.Fatalf("mysql: no .cnf mounted into /etc/mysql/conf.d/ (the binlog settings)")
+	}
+	raw, err := os.ReadFile(filepath.Join(root, cnf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := map[string]string{}
+	group := ""
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' || line[0] == '!' {
+			continue
+		}
+		if line[0] == '[' {
+			group = strings.Trim(line, "[]")
+			continue
+		}
+		if group != "mysqld" && group != "server" {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		if i := strings.Index(v, " #"); i >= 0 {
+			v = v[:i]
+		}
+		k = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "-", "_")
+		v = strings.Trim(strings.TrimSpace(v), `'"`)
+		opts[k] = v
+	}
+	return opts
+}
+
+func TestMySQL(t *testing.T) {
+	c := load(t)
+	m := c.mustService(t, "mysql")
+	if !strings.HasPrefix(m.Image, "mysql:8.4") {
+		t.Logf("mysql image %q: the checks below are for MySQL 8.4", m.Image)
+	}
+	if m.env["MYSQL_ROOT_PASSWORD"] == "" {
+		t.Errorf("mysql: MYSQL_ROOT_PASSWORD empty: the image refuses to initialise (give it a dev default)")
+	}
+	if !slices.Contains(m.containerPorts(), "3306") {
+		t.Errorf("mysql: port 3306 not published")
+	}
+	// The init scripts, in an order that works.
+	init := map[string]string{}
+	for _, v := range m.Volumes {
+		if dir, file := path.Split(v.Target); dir == "/docker-entrypoint-initdb.d/" {
+			init[path.Clean(v.Source)] = file
+		}
+	}
+	for _, f := range []string{"ddl.sql", "dml.sql", "users.sql"} {
+		if init["database/"+f] == "" {
+			t.Errorf("mysql: database/%s is not mounted into /docker-entrypoint-initdb.d/", f)
+		} else if !strings.HasSuffix(init["database/"+f], ".sql") {
+			t.Errorf("mysql: database/%s mounted as %s: the entrypoint runs only *.sql, *.sql.gz, *.sh", f, init["database/"+f])
+		}
+	}
+	if d, m := init["database/ddl.sql"], init["database/dml.sql"]; d != "" && m != "" && !(d < m) {
+		t.Errorf("mysql: init order %s, %s: the entrypoint runs them in name order and dml.sql needs ddl.sql's tables", d, m)
+	}
+	// The healthcheck must not pass while the init scripts still run.
+	if m.Healthcheck != nil {
+		args, _ := m.Healthcheck.argv()
+		joined := strings.Join(args, " ")
+		if !strings.Contains(joined, "127.0.0.1") && !strings.Contains(strings.ToLower(joined), "protocol=tcp") {
+			t.Errorf("mysql: healthcheck %q does not use TCP: over the socket it passes while the entrypoint's temporary server (no network) runs the init scripts", joined)
+		}
+	}
+
+	opts := mysqlOptions(t, c)
+	for k, want := range map[string]string{"binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"} {
+		if got, ok := opts[k]; !ok {
+			t.Errorf("mysql cnf: %s not set (want %s; loose- does not count)", k, want)
+		} else if !strings.EqualFold(got, want) {
+			t.Errorf("mysql cnf: %s=%s, want %s", k, got, want)
+		}
+	}
+	if _, ok := opts["log_bin"]; !ok {
+		t.Errorf("mysql cnf: log-bin not set")
+	}
+	if id := opts["server_id"]; id == "" || id == "0" {
+		t.Errorf("mysql cnf: server-id %q: a binlog source needs a non-zero id", id)
+	}
+	for k := range opts {
+		if slices.Contains(removedIn84, k) {
+			t.Errorf("mysql cnf: %s was removed in MySQL 8.4, which refuses to start on it: drop it or write loose-%s", k, k)
+		}
+	}
+	for _, cf := range connectorFiles(t, connectDir) {
+		if id := cf.Config["database.server.id"]; id != "" && id == opts["server_id"] {
+			t.Errorf("%s: database.server.id %s is the server's own server-id", cf.Name, id)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Dockerfile and .dockerignore.
+
+func TestDockerfile(t *testing.T) {
+	raw, err := os.ReadFile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Instructions, with continuation lines joined.
+	var instr []string
+	var cur strings.Builder
+	for _, line := range strings.Split(string(raw), "\n") {
+		trim := strings.TrimSpace(line)
+		if cur.Len() == 0 && (trim == "" || strings.HasPrefix(trim, "#")) {
+			continue
+		}
+		if strings.HasSuffix(trim, "\\") {
+			cur.WriteString(strings.TrimSuffix(trim, "\\") + " ")
+			continue
+		}
+		cur.WriteString(trim)
+		instr = append(instr, cur.String())
+		cur.Reset()
+	}
+	type stage struct {
+		from, name string
+		instr      []string
+	}
+	var stages []*stage
+	for _, in := range instr {
+		f := strings.Fields(in)
+		if strings.EqualFold(f[0], "FROM") {
+			s := &stage{from: f[1]}
+			if len(f) >= 4 && strings.EqualFold(f[2], "AS") {
+				s.name = f[3]
+			}
+			stages = append(stages, s)
+			continue
+		}
+		if len(stages) == 0 {
+			t.Fatalf("Dockerfile: %q before FROM", in)
+		}
+		stages[len(stages)-1].instr = append(stages[len(stages)-1].instr, in)
+	}
+	if len(stages) < 2 {
+		t.Fatalf("Dockerfile: want a build stage and a runtime stage, got %d stages", len(stages))
+	}
+	build, final := stages[0], stages[len(stages)-1]
+
+	// Builder: golang of the go.mod version.
+	gomod, _ := os.ReadFile(filepath.Join(root, "go.mod"))
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)`).FindSubmatch(gomod)
+	if goVersion == nil {
+		t.Fatal("go.mod: no go directive")
+	}
+	if want := "golang:" + string(goVersion[1]) + "-"; !strings.HasPrefix(build.from, want) {
+		t.Errorf("Dockerfile: builder %q, want %s<debian> (go.mod says go %s)", build.from, want, goVersion[1])
+	}
+	if imageTag(build.from) == "" {
+		t.Errorf("Dockerfile: builder image %q not pinned", build.from)
+	}
+	// Modules in a layer of their own, before the sources.
+	iMod, iDownload, iAll, iBuild := -1, -1, -1, -1
+	var buildCmd string
+	for i, in := range build.instr {
+		switch {
+		case strings.HasPrefix(in, "COPY") && strings.Contains(in, "go.mod") && strings.Contains(in, "go.sum") && !strings.Contains(in, " . "):
+			iMod = i
+		case strings.HasPrefix(in, "RUN") && strings.Contains(in, "go mod download"):
+			iDownload = i
+		case regexp.MustCompile(`^COPY\s+(--\S+\s+)*\.\s+\.$`).MatchString(in):
+			iAll = i
+		case strings.HasPrefix(in, "RUN") && strings.Contains(in, "go build"):
+			iBuild, buildCmd = i, in
+		}
+	}
+	if !(iMod >= 0 && iMod < iDownload && iDownload < iAll && iAll < iBuild) {
+		t.Errorf("Dockerfile: want COPY go.mod go.sum, RUN go mod download, COPY . ., RUN go build in that order (got positions %d %d %d %d)", iMod, iDownload, iAll, iBuild)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-o /out/"} {
+		if !strings.Contains(buildCmd, want) {
+			t.Errorf("Dockerfile: go build without %s: %q", want, buildCmd)
+		}
+	}
+	// Every command under cmd/.
+	dirs, _ := filepath.Glob(filepath.Join(root, "cmd", "*", "main.go"))
+	if !strings.Contains(buildCmd, "./cmd/...") {
+		for _, d := range dirs {
+			name := filepath.Base(filepath.Dir(d))
+			if !strings.Contains(buildCmd, "./cmd/"+name) {
+				t.Errorf("Dockerfile: go build does not build cmd/%s", name)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "cmd", "healthcheck", "main.go")); err != nil {
+		t.Errorf("cmd/healthcheck is missing: the services' healthchecks run it")
+	}
+
+	// Runtime: distroless static, nonroot, the binaries in /usr/local/bin.
+	if final.from != "gcr.io/distroless/static-debian12:nonroot" {
+		t.Errorf("Dockerfile: final stage FROM %s, want gcr.io/distroless/static-debian12:nonroot", final.from)
+	}
+	copied, user := false, ""
+	for _, in := range final.instr {
+		f := strings.Fields(in)
+		switch strings.ToUpper(f[0]) {
+		case "COPY":
+			if slices.Contains(f, "--from="+build.name) && slices.Contains(f, "/out/") && f[len(f)-1] == binDir {
+				copied = true
+			}
+		case "USER":
+			user = f[1]
+		case "RUN":
+			t.Errorf("Dockerfile: RUN in the runtime stage: %q (distroless has no shell)", in)
+		}
+	}
+	if !copied {
+		t.Errorf("Dockerfile: the final stage does not COPY --from=%s /out/ %s", build.name, binDir)
+	}
+	if u, _, _ := strings.Cut(user, ":"); u != "nonroot" && u != "65532" && user != "" {
+		t.Errorf("Dockerfile: USER %s, want nonroot", user)
+	}
+}
+
+func TestDockerignore(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		if l[0] == '!' {
+			t.Errorf(".dockerignore: exceptions (%s) are not expected", l)
+			continue
+		}
+		patterns = append(patterns, strings.TrimPrefix(path.Clean(l), "/"))
+	}
+	ignored := func(p string) string {
+		for _, pat := range patterns {
+			// A pattern excludes a path or any of its parents.
+			for q := p; q != "." && q != "/"; q = path.Dir(q) {
+				if ok, _ := path.Match(pat, q); ok {
+					return pat
+				}
+				if strings.HasPrefix(pat, "**/") {
+					if ok, _ := path.Match(strings.TrimPrefix(pat, "**/"), path.Base(q)); ok {
+						return pat
+					}
+				}
+			}
+		}
+		return ""
+	}
+	for _, want := range []string{".git", ".cache", ".data"} {
+		if ignored(want) == "" {
+			t.Errorf(".dockerignore does not exclude %s (large, and not needed to build)", want)
+		}
+	}
+	// Nothing the build needs: go.mod, go.sum and every package (and its
+	// embedded files) the commands import.
+	out, err := exec.Command("go", "list", "-e", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{.Dir}}{{range .GoFiles}} {{.}}{{end}}{{range .EmbedFiles}} {{.}}{{end}}{{end}}{{end}}`, "../cmd/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	abs, _ := filepath.Abs(root)
+	need := []string{"go.mod", "go.sum"}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		rel, err := filepath.Rel(abs, f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, file := range f[1:] {
+			need = append(need, filepath.ToSlash(filepath.Join(rel, file)))
+		}
+	}
+	if len(need) < 10 {
+		t.Fatalf("go list found only %v", need)
+	}
+	for _, p := range need {
+		if pat := ignored(p); pat != "" {
+			t.Errorf(".dockerignore pattern %q excludes %s, which the build needs", pat, p)
+		}
+	}
+}
