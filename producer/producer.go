@@ -93,6 +93,8 @@ func Run(ctx context.Context, db *sql.DB, catalog Catalog, em Emitter, opts Opti
 		return Stats{}, err
 	}
 	gen := NewGenerator(catalog, opts.MaxQuantity, opts.Seed)
+	catalogSize.WithLabelValues("customers").Set(float64(len(catalog.Customers)))
+	catalogSize.WithLabelValues("products").Set(float64(len(catalog.Products)))
 
 	var (
 		mu       sync.Mutex
@@ -136,6 +138,8 @@ func Run(ctx context.Context, db *sql.DB, catalog Catalog, em Emitter, opts Opti
 					log.Info("catalog changed", "customers", len(c.Customers), "products", len(c.Products))
 				}
 				gen.SetCatalog(c)
+				catalogSize.WithLabelValues("customers").Set(float64(len(c.Customers)))
+				catalogSize.WithLabelValues("products").Set(float64(len(c.Products)))
 			}
 		default:
 		}
@@ -146,16 +150,20 @@ func Run(ctx context.Context, db *sql.DB, catalog Catalog, em Emitter, opts Opti
 			return stats, fmt.Errorf("producing order %s: %w", o.OrderID, err)
 		}
 		stats.Produced++
+		ordersProduced.Inc()
 		inflight.Add(1)
 		p.Then(func(err error) {
 			defer inflight.Done()
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("producing order %s: %w", o.OrderID, err)
-			}
-			if err == nil {
+			if err != nil {
+				produceErrors.Inc()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("producing order %s: %w", o.OrderID, err)
+				}
+			} else {
 				acked++
+				ordersAcked.Inc()
 			}
 		})
 	}
