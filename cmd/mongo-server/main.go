@@ -5,7 +5,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log/slog"
 	"os"
@@ -38,7 +37,7 @@ func Main(args []string) error {
 
 	// FerretDB logs every connection at info: keep its lines at warn and
 	// above unless debugging.
-	flog := slog.New(atLeast{log.Handler(), slog.LevelWarn})
+	flog := config.MinLevel(log, slog.LevelWarn)
 	if log.Enabled(ctx, slog.LevelDebug) {
 		flog = log
 	}
@@ -51,22 +50,4 @@ func Main(args []string) error {
 	err = srv.Close()
 	log.Info("stopped")
 	return err
-}
-
-// atLeast drops records below min.
-type atLeast struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return atLeast{h.Handler.WithAttrs(attrs), h.min}
-}
-
-func (h atLeast) WithGroup(name string) slog.Handler {
-	return atLeast{h.Handler.WithGroup(name), h.min}
 }

@@ -3,11 +3,9 @@ package config
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -49,41 +47,20 @@ func (k *Kafka) Franz(log *slog.Logger) ([]kgo.Opt, error) {
 	default:
 		return nil, fmt.Errorf("compression.type %q: want none, gzip, snappy, lz4 or zstd", k.CompressionType)
 	}
-	protocol := strings.ToUpper(k.SecurityProtocol)
-	switch protocol {
-	case "PLAINTEXT", "", "SSL", "SASL_SSL", "SASL_PLAINTEXT":
-	default:
-		return nil, fmt.Errorf("security.protocol %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", k.SecurityProtocol)
+	tc, mechanism, err := k.security()
+	if err != nil {
+		return nil, err
 	}
-	if protocol == "SSL" || protocol == "SASL_SSL" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if k.SSLCALocation != "" {
-			pem, err := os.ReadFile(k.SSLCALocation)
-			if err != nil {
-				return nil, fmt.Errorf("ssl.ca.location: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ssl.ca.location %s: no PEM certificates in it", k.SSLCALocation)
-			}
-			tc.RootCAs = pool
-		}
+	if tc != nil {
 		opts = append(opts, kgo.Dialer((&tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: tc}).DialContext))
 	}
-	if strings.HasPrefix(protocol, "SASL_") {
-		if k.SASLUsername == "" || k.SASLPassword == "" {
-			return nil, fmt.Errorf("security.protocol %s needs sasl.username and sasl.password (SASL_USERNAME, SASL_PASSWORD)", protocol)
-		}
-		switch strings.ToUpper(k.SASLMechanism) {
-		case "PLAIN":
-			opts = append(opts, kgo.SASL(plain.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsMechanism()))
-		case "SCRAM-SHA-256":
-			opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha256Mechanism()))
-		case "SCRAM-SHA-512":
-			opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha512Mechanism()))
-		default:
-			return nil, fmt.Errorf("sasl.mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
-		}
+	switch mechanism {
+	case "PLAIN":
+		opts = append(opts, kgo.SASL(plain.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		opts = append(opts, kgo.SASL(scram.Auth{User: k.SASLUsername, Pass: k.SASLPassword}.AsSha512Mechanism()))
 	}
 	return opts, nil
 }

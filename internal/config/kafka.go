@@ -102,37 +102,19 @@ func (k *Kafka) Sarama() (*sarama.Config, error) {
 		return nil, fmt.Errorf("compression.type %q: want none, gzip, snappy, lz4 or zstd", k.CompressionType)
 	}
 
-	protocol := strings.ToUpper(k.SecurityProtocol)
-	switch protocol {
-	case "PLAINTEXT", "":
-	case "SSL", "SASL_SSL", "SASL_PLAINTEXT":
-	default:
-		return nil, fmt.Errorf("security.protocol %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", k.SecurityProtocol)
+	tc, mechanism, err := k.security()
+	if err != nil {
+		return nil, err
 	}
-	if protocol == "SSL" || protocol == "SASL_SSL" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if k.SSLCALocation != "" {
-			pem, err := os.ReadFile(k.SSLCALocation)
-			if err != nil {
-				return nil, fmt.Errorf("ssl.ca.location: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ssl.ca.location %s: no PEM certificates in it", k.SSLCALocation)
-			}
-			tc.RootCAs = pool
-		}
+	if tc != nil {
 		cfg.Net.TLS.Enable = true
 		cfg.Net.TLS.Config = tc
 	}
-	if strings.HasPrefix(protocol, "SASL_") {
-		if k.SASLUsername == "" || k.SASLPassword == "" {
-			return nil, fmt.Errorf("security.protocol %s needs sasl.username and sasl.password (SASL_USERNAME, SASL_PASSWORD)", protocol)
-		}
+	if mechanism != "" {
 		cfg.Net.SASL.Enable = true
 		cfg.Net.SASL.User = k.SASLUsername
 		cfg.Net.SASL.Password = k.SASLPassword
-		switch strings.ToUpper(k.SASLMechanism) {
+		switch mechanism {
 		case "PLAIN":
 			cfg.Net.SASL.Mechanism = sarama.SASLTypePlaintext
 		case "SCRAM-SHA-256":
@@ -141,14 +123,51 @@ func (k *Kafka) Sarama() (*sarama.Config, error) {
 		case "SCRAM-SHA-512":
 			cfg.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
 			cfg.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramClient{hash: scram.HashGeneratorFcn(sha512.New)} }
-		default:
-			return nil, fmt.Errorf("sasl.mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
 		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka client configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// security checks security.protocol and its settings, and returns the TLS
+// configuration (nil without TLS) and the SASL mechanism ("" without SASL),
+// for both Kafka clients.
+func (k *Kafka) security() (*tls.Config, string, error) {
+	protocol := strings.ToUpper(k.SecurityProtocol)
+	switch protocol {
+	case "PLAINTEXT", "", "SSL", "SASL_SSL", "SASL_PLAINTEXT":
+	default:
+		return nil, "", fmt.Errorf("security.protocol %q: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", k.SecurityProtocol)
+	}
+	var tc *tls.Config
+	if protocol == "SSL" || protocol == "SASL_SSL" {
+		tc = &tls.Config{MinVersion: tls.VersionTLS12}
+		if k.SSLCALocation != "" {
+			pem, err := os.ReadFile(k.SSLCALocation)
+			if err != nil {
+				return nil, "", fmt.Errorf("ssl.ca.location: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, "", fmt.Errorf("ssl.ca.location %s: no PEM certificates in it", k.SSLCALocation)
+			}
+			tc.RootCAs = pool
+		}
+	}
+	if !strings.HasPrefix(protocol, "SASL_") {
+		return tc, "", nil
+	}
+	if k.SASLUsername == "" || k.SASLPassword == "" {
+		return nil, "", fmt.Errorf("security.protocol %s needs sasl.username and sasl.password (SASL_USERNAME, SASL_PASSWORD)", protocol)
+	}
+	mechanism := strings.ToUpper(k.SASLMechanism)
+	switch mechanism {
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		return tc, mechanism, nil
+	}
+	return nil, "", fmt.Errorf("sasl.mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", k.SASLMechanism)
 }
 
 // TopicManager returns Goka's topic manager configuration: tables it
