@@ -163,13 +163,18 @@ func Run(ctx context.Context, o Options) error {
 	start("orders-totals-by-customer", c.totals)
 	start("mongo-sink", c.sink)
 
-	monitorAddr, stopWeb, err := serve(o.MonitorAddr, web)
+	// The monitor's server also serves the process's /metrics and health.
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", env.Handler())
+	mux.Handle("/healthz", env.Handler())
+	mux.Handle("/", web)
+	monitorAddr, stopWeb, err := serve(o.MonitorAddr, mux)
 	if err != nil {
 		return err
 	}
 	defer stopWeb()
 	ends := Endpoints{Brokers: brokers, RegistryURL: reg.URL(), MongoURI: mongo.URI(), MonitorURL: "http://" + monitorAddr}
-	fmt.Fprintf(o.Out, "pipeline running: Kafka %s, schema registry %s, MongoDB %s, MySQL %s\nweb monitor: %s/ (monitor, query: customers, products, totals)\n",
+	fmt.Fprintf(o.Out, "pipeline running: Kafka %s, schema registry %s, MongoDB %s, MySQL %s\nweb monitor: %s/ (monitor, query: customers, products, totals; /metrics)\n",
 		brokers[0], reg.URL(), mongo.URI(), redactDSN(o.MySQLDSN), ends.MonitorURL)
 
 	// The producer waits for the CDC snapshot: orders for customers the

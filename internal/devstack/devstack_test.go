@@ -139,6 +139,7 @@ func checkMonitor(t *testing.T, e Endpoints) {
 	assert.Contains(t, totals, "order_count&#34;: ")
 	assert.Contains(t, totals, "Emma Johnson")
 	assert.False(t, strings.Contains(get("/monitor/"), "https://"), "assets are local")
+	assert.Contains(t, get("/metrics"), "orderstream_totals_records_total")
 }
 
 func TestClearErrorsBeforeStarting(t *testing.T) {
