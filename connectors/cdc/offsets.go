@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/orderstream/pipeline/internal/topics"
 )
 
 // Offset is where the source stands in the binlog: the position after the
@@ -43,67 +44,24 @@ type offsetStore struct {
 
 // load returns the latest offset stored under the connector's name, or nil.
 func (s *offsetStore) load(ctx context.Context) (*Offset, error) {
-	adm := kadm.NewClient(s.cl)
-	ends, err := adm.ListEndOffsets(ctx, s.topic)
-	if err != nil {
-		return nil, fmt.Errorf("reading offsets topic %s: %w", s.topic, err)
-	}
-	if err := ends.Error(); err != nil {
-		return nil, fmt.Errorf("reading offsets topic %s: %w", s.topic, err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, s.topic)
-	if err != nil {
-		return nil, fmt.Errorf("reading offsets topic %s: %w", s.topic, err)
-	}
-	want := map[int32]kgo.Offset{}
-	remaining := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if start, ok := starts.Lookup(s.topic, o.Partition); ok && start.Offset < o.Offset {
-			want[o.Partition] = kgo.NewOffset().At(start.Offset)
-			remaining[o.Partition] = o.Offset
-		}
-	})
-	if len(want) == 0 {
-		return nil, nil
-	}
-	// A reader with the same connection settings as the producing client.
-	reader, err := kgo.NewClient(append(s.cl.Opts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: want}))...)
-	if err != nil {
-		return nil, err
-	}
-	defer reader.Close()
 	var latest *Offset
-	for len(remaining) > 0 {
-		fs := reader.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("reading offsets topic %s: %w", s.topic, err)
+	err := topics.ReadToEnd(ctx, s.cl, s.topic, func(r *kgo.Record) error {
+		if string(r.Key) != s.key {
+			return nil
 		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
-		if ferr != nil {
-			return nil, fmt.Errorf("reading offsets topic %s: %w", s.topic, ferr)
+		if r.Value == nil {
+			latest = nil // reset
+			return nil
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset+1 >= remaining[r.Partition] {
-				delete(remaining, r.Partition)
-			}
-			if string(r.Key) != s.key {
-				return
-			}
-			if r.Value == nil {
-				latest = nil // reset
-				return
-			}
-			var o Offset
-			if err := json.Unmarshal(r.Value, &o); err != nil {
-				ferr = fmt.Errorf("offset record at %s/%d@%d does not parse: %w", r.Topic, r.Partition, r.Offset, err)
-				return
-			}
-			latest = &o
-		})
-		if ferr != nil {
-			return nil, ferr
+		var o Offset
+		if err := json.Unmarshal(r.Value, &o); err != nil {
+			return fmt.Errorf("offset record at %s/%d@%d does not parse: %w", r.Topic, r.Partition, r.Offset, err)
 		}
+		latest = &o
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading the offset of %s: %w", s.key, err)
 	}
 	return latest, nil
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/orderstream/pipeline/internal/topics"
 )
 
 // DefaultTopic is where the schemas are journaled (Confluent's name).
@@ -88,47 +90,21 @@ func (r *Registry) replay(ctx context.Context) error {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("creating the schema journal %s: %w", r.topic, err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, r.topic)
-	if err != nil {
-		return fmt.Errorf("reading the schema journal %s: %w", r.topic, err)
-	}
-	end, _ := ends.Lookup(r.topic, 0)
-	if end.Offset <= 0 {
+	n := 0
+	err = topics.ReadToEnd(ctx, r.cl, r.topic, func(rec *kgo.Record) error {
+		var e entry
+		err := json.Unmarshal(rec.Value, &e)
+		if err == nil {
+			err = r.restore(e)
+		}
+		if err != nil {
+			return fmt.Errorf("schema journal record %d: %w; the dev data is inconsistent: reset it (make run-reset)", rec.Offset, err)
+		}
+		n++
 		return nil
-	}
-	reader, err := kgo.NewClient(append(r.cl.Opts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.topic: {0: kgo.NewOffset().AtStart()}}))...)
+	})
 	if err != nil {
 		return err
-	}
-	defer reader.Close()
-	n := 0
-	for done := false; !done; {
-		fs := reader.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
-		if ferr != nil {
-			return fmt.Errorf("reading the schema journal %s: %w", r.topic, ferr)
-		}
-		fs.EachRecord(func(rec *kgo.Record) {
-			done = done || rec.Offset >= end.Offset-1
-			if ferr != nil {
-				return
-			}
-			var e entry
-			if err := json.Unmarshal(rec.Value, &e); err != nil {
-				ferr = fmt.Errorf("schema journal record %d: %w", rec.Offset, err)
-				return
-			}
-			if ferr = r.restore(e); ferr == nil {
-				n++
-			}
-		})
-		if ferr != nil {
-			return fmt.Errorf("%w; the dev data is inconsistent: reset it (make run-reset)", ferr)
-		}
 	}
 	r.log.Info("schema registry restored", "schemas", n, "topic", r.topic)
 	return nil

@@ -2,11 +2,14 @@ package topics_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/internal/topics"
@@ -57,4 +60,27 @@ func TestEnsureRejectsMismatchedCopartitionedTopics(t *testing.T) {
 func TestEnsureWithoutCreateNamesTheMissingTopic(t *testing.T) {
 	err := topics.Ensure(context.Background(), admin(t), []topics.Spec{{Name: "orders"}}, 6, 1, false)
 	require.ErrorContains(t, err, `topic "orders" does not exist`)
+}
+
+func TestReadToEndStopsAtTheEndOffsetsOfTheCall(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(testkit.Kfake(t)...), kgo.DefaultProduceTopic("state"))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx := context.Background()
+	require.ErrorContains(t, topics.ReadToEnd(ctx, cl, "missing", func(*kgo.Record) error { return nil }), "reading topic missing")
+	_, err = kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, "state")
+	require.NoError(t, err)
+	n := 0
+	require.NoError(t, topics.ReadToEnd(ctx, cl, "state", func(*kgo.Record) error { n++; return nil }))
+	assert.Zero(t, n, "an empty topic")
+	for i := range 30 {
+		require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Key: []byte{byte(i)}, Value: []byte{byte(i)}}).FirstErr())
+	}
+	seen := map[byte]bool{}
+	require.NoError(t, topics.ReadToEnd(ctx, cl, "state", func(r *kgo.Record) error { seen[r.Value[0]] = true; return nil }))
+	assert.Len(t, seen, 30)
+
+	stop := errors.New("stop")
+	err = topics.ReadToEnd(ctx, cl, "state", func(*kgo.Record) error { return stop })
+	assert.ErrorIs(t, err, stop, "the callback's error, as is")
 }
