@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"flag"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -36,28 +34,23 @@ func TestEndToEnd(t *testing.T) {
 		t.Cleanup(func() { mongoSrv.Close() })
 		prefix := strings.TrimSuffix(string(p.details.Orders), "-orders")
 
-		defaults := func(c app.Component) {
-			fs := flag.NewFlagSet("defaults", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			c.RegisterFlags(fs)
-		}
 		src := &app.CDC{}
-		defaults(src)
+		app.Defaults(src)
 		src.Options.DSN, src.Options.Name = dsn, prefix+"-cdc"
 		src.Options.Tables[0].Topic, src.Options.Tables[1].Topic = string(p.details.Customers), string(p.details.Products)
 		src.Options.OffsetsTopic, src.Options.DeadLetterTopic = prefix+"-cdc-offsets", prefix+"-cdc-dlq"
 		det := &app.Details{}
-		defaults(det)
+		app.Defaults(det)
 		det.Topics, det.Group, det.RetryDelay = p.details, string(p.detailsID), time.Second
 		tot := &app.Totals{}
-		defaults(tot)
+		app.Defaults(tot)
 		tot.Topics, tot.Group = p.totals, string(p.totalsID)
 		sink := &app.Sink{}
-		defaults(sink)
+		app.Defaults(sink)
 		sink.URI, sink.Database, sink.Topic = mongoSrv.URI(), strings.ReplaceAll(prefix, "-", "_"), string(p.totals.Totals)
 		sink.Group, sink.DLQ = prefix+"-mongo-sink", prefix+"-mongo-sink-dlq"
 		prod := &app.Producer{}
-		defaults(prod)
+		app.Defaults(prod)
 		prod.Topic, prod.DSN = p.details.Orders, dsn
 		prod.Options.Count, prod.Options.Rate = 5000, 0
 

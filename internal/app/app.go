@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"time"
 
 	"github.com/orderstream/pipeline/internal/run"
@@ -25,6 +26,14 @@ type Component interface {
 // Grouped components report the lag of their consumer groups.
 type Grouped interface {
 	Groups() []string
+}
+
+// Defaults sets c's fields to its flags' defaults, for a component
+// configured in code rather than from a command line.
+func Defaults(c Component) {
+	fs := flag.NewFlagSet("defaults", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.RegisterFlags(fs)
 }
 
 // Main is a binary's main: flags and environment, logger and clients,

@@ -2,9 +2,7 @@ package devstack
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -32,9 +30,7 @@ type stack struct {
 func components(o Options, mongoURI string) stack {
 	s := stack{cdc: &app.CDC{}, producer: &app.Producer{}, details: &app.Details{}, totals: &app.Totals{}, sink: &app.Sink{}}
 	for _, c := range []app.Component{s.cdc, s.producer, s.details, s.totals, s.sink} {
-		fs := flag.NewFlagSet("defaults", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		c.RegisterFlags(fs) // sets the defaults
+		app.Defaults(c)
 	}
 	s.cdc.Options.DSN = o.MySQLDSN
 	// MariaDB and the dev Kafka are reset separately (make run-reset resets
