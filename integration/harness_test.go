@@ -20,6 +20,7 @@ import (
 	"github.com/orderstream/pipeline/internal/config"
 	"github.com/orderstream/pipeline/internal/service"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/internal/topics"
 	"github.com/orderstream/pipeline/processors/details"
 	"github.com/orderstream/pipeline/processors/totals"
 	"github.com/orderstream/pipeline/producer"
@@ -212,33 +213,9 @@ func (p *pipeline) expectedTotals() (map[string]total, int64) {
 
 // readAll calls fn for every record of topic up to its current end.
 func (p *pipeline) readAll(topic string, fn func(*kgo.Record)) {
-	t := p.t
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ends, err := kadm.NewClient(p.client).ListEndOffsets(ctx, topic)
-	require.NoError(t, err)
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	defer cl.Close()
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		require.NoError(t, ctx.Err(), "reading %s: still missing %v", topic, want)
-		fs.EachError(func(topic string, part int32, err error) { require.NoError(t, err, "%s/%d", topic, part) })
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := want[r.Partition]; ok && r.Offset < end {
-				fn(r)
-				if r.Offset == end-1 {
-					delete(want, r.Partition)
-				}
-			}
-		})
-	}
+	require.NoError(p.t, topics.ReadToEnd(ctx, p.client, topic, func(r *kgo.Record) error { fn(r); return nil }))
 }
 
 // totalsWatcher follows customer-totals and keeps the latest total per key.

@@ -20,6 +20,7 @@ import (
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/internal/topics"
 )
 
 // fixture is a private copy of the shop database (ddl.sql + dml.sql) and
@@ -107,35 +108,13 @@ func (f *fixture) run(opts cdc.Options) (stop func() error) {
 func (f *fixture) latest(topic string) (map[string][]byte, []*kgo.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ends, err := kadm.NewClient(f.cl).ListEndOffsets(ctx, topic)
-	require.NoError(f.t, err)
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
 	out := map[string][]byte{}
 	var all []*kgo.Record
-	if len(want) == 0 {
-		return out, all
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(f.brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(f.t, err)
-	defer cl.Close()
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		require.NoError(f.t, ctx.Err())
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := want[r.Partition]; ok && r.Offset < end {
-				out[string(r.Key)] = r.Value
-				all = append(all, r)
-				if r.Offset == end-1 {
-					delete(want, r.Partition)
-				}
-			}
-		})
-	}
+	require.NoError(f.t, topics.ReadToEnd(ctx, f.cl, topic, func(r *kgo.Record) error {
+		out[string(r.Key)] = r.Value
+		all = append(all, r)
+		return nil
+	}))
 	return out, all
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -24,6 +23,7 @@ import (
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/internal/config"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/internal/topics"
 )
 
 // TestBoundedRunTwice runs what `make run ARGS='--orders N'` runs, twice on
@@ -66,39 +66,27 @@ type total struct {
 
 func expectedTotals(t *testing.T, e Endpoints) (map[string]total, int64) {
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers...), kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers...))
 	require.NoError(t, err)
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "orders")
-	require.NoError(t, err)
-	left := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			left[o.Partition] = o.Offset
-		}
-	})
 	srcl, err := sr.NewClient(sr.URLs(e.RegistryURL))
 	require.NoError(t, err)
 	codec, err := codecs.NewAvro[avro.Order](ctx, codecs.NewRegistry(srcl), "orders-value", avro.OrderSchema)
 	require.NoError(t, err)
 	sums, counts := map[string]*big.Rat{}, map[string]int64{}
 	var n int64
-	for len(left) > 0 {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if r.Offset >= left[r.Partition]-1 {
-				delete(left, r.Partition)
-			}
-			o, err := codec.DecodeValue(r.Value)
-			require.NoError(t, err)
-			k := string(r.Key)
-			if sums[k] == nil {
-				sums[k] = new(big.Rat)
-			}
-			sums[k].Add(sums[k], new(big.Rat).Mul(o.UnitPrice, big.NewRat(int64(o.Quantity), 1)))
-			counts[k]++
-			n++
-		})
-	}
+	require.NoError(t, topics.ReadToEnd(ctx, cl, "orders", func(r *kgo.Record) error {
+		o, err := codec.DecodeValue(r.Value)
+		require.NoError(t, err)
+		k := string(r.Key)
+		if sums[k] == nil {
+			sums[k] = new(big.Rat)
+		}
+		sums[k].Add(sums[k], new(big.Rat).Mul(o.UnitPrice, big.NewRat(int64(o.Quantity), 1)))
+		counts[k]++
+		n++
+		return nil
+	}))
 	out := map[string]total{}
 	for k, s := range sums {
 		out[k] = total{counts[k], s.FloatString(2)}
