@@ -40,10 +40,3 @@ func BenchmarkOrderDetails(b *testing.B) {
 		}
 	})
 }
-
-func BenchmarkMurmur2(b *testing.B) {
-	key := []byte("12345")
-	for b.Loop() {
-		codecs.Partition(key, 6)
-	}
-}

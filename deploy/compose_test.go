@@ -34,7 +34,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/orderstream/pipeline/internal/config"
+	"github.com/orderstream/pipeline/kit/config"
 )
 
 const (

@@ -13,9 +13,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/mongoserver"
+	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/services"
 )
 
 // TestEndToEnd runs MySQL -> cdc-source -> orders-producer -> orders-details
@@ -34,23 +34,23 @@ func TestEndToEnd(t *testing.T) {
 		t.Cleanup(func() { mongoSrv.Close() })
 		prefix := strings.TrimSuffix(string(p.details.Orders), "-orders")
 
-		src := &app.CDC{}
-		app.Defaults(src)
+		src := &services.CDC{}
+		services.Defaults(src)
 		src.Options.DSN, src.Options.Name = dsn, prefix+"-cdc"
 		src.Options.Tables[0].Topic, src.Options.Tables[1].Topic = string(p.details.Customers), string(p.details.Products)
 		src.Options.OffsetsTopic, src.Options.DeadLetterTopic = prefix+"-cdc-offsets", prefix+"-cdc-dlq"
-		det := &app.Details{}
-		app.Defaults(det)
+		det := &services.Details{}
+		services.Defaults(det)
 		det.Topics, det.Group, det.RetryDelay = p.details, string(p.detailsID), time.Second
-		tot := &app.Totals{}
-		app.Defaults(tot)
+		tot := &services.Totals{}
+		services.Defaults(tot)
 		tot.Topics, tot.Group = p.totals, string(p.totalsID)
-		sink := &app.Sink{}
-		app.Defaults(sink)
+		sink := &services.Sink{}
+		services.Defaults(sink)
 		sink.URI, sink.Database, sink.Topic = mongoSrv.URI(), strings.ReplaceAll(prefix, "-", "_"), string(p.totals.Totals)
 		sink.Group, sink.DLQ = prefix+"-mongo-sink", prefix+"-mongo-sink-dlq"
-		prod := &app.Producer{}
-		app.Defaults(prod)
+		prod := &services.Producer{}
+		services.Defaults(prod)
 		prod.Topic, prod.DSN = p.details.Orders, dsn
 		prod.Options.Count, prod.Options.Rate = 5000, 0
 
@@ -58,7 +58,7 @@ func TestEndToEnd(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		errs := make(chan error, 5)
-		run := func(name string, c app.Component) {
+		run := func(name string, c services.Component) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -17,13 +17,14 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/service"
 	"github.com/orderstream/pipeline/internal/testkit"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/murmur2"
+	"github.com/orderstream/pipeline/kit/topics"
 	"github.com/orderstream/pipeline/processors/details"
 	"github.com/orderstream/pipeline/processors/totals"
 	"github.com/orderstream/pipeline/producer"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 // pipeline is one run of the pipeline on a cluster, with topic and group
@@ -137,8 +138,8 @@ func openShop(t testing.TB) *sql.DB {
 }
 
 // env is a service environment on the test cluster, for in-process runs.
-func (p *pipeline) env() *service.Env {
-	f := &service.Flags{Name: "test", Kafka: p.kafka,
+func (p *pipeline) env() *frame.Env {
+	f := &frame.Flags{Name: "test", Kafka: p.kafka,
 		Registry: config.Registry{URL: p.regURL, AutoRegister: true}, Log: config.Log{Level: "warn", Format: "text"}}
 	env, err := f.Setup()
 	require.NoError(p.t, err)
@@ -195,7 +196,7 @@ func (p *pipeline) expectedTotals() (map[string]total, int64) {
 		o, err := codec.DecodeValue(r.Value)
 		require.NoError(t, err)
 		require.Equal(t, codecs.Key(o.CustomerID), string(r.Key))
-		require.Equal(t, codecs.Partition(r.Key, orderPartitions), r.Partition, "orders are partitioned with murmur2")
+		require.Equal(t, murmur2.Partition(r.Key, orderPartitions), r.Partition, "orders are partitioned with murmur2")
 		k := string(r.Key)
 		if sums[k] == nil {
 			sums[k] = new(big.Rat)

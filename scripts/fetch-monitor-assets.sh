@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Refreshes internal/monitor/assets: the third-party files Goka's web pages
+# Refreshes dev/monitor/assets: the third-party files Goka's web pages
 # load from public CDNs, taken from the npm registry at the versions the pages
 # name, so that the monitor works offline. Run it only to change versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dest=internal/monitor/assets
+dest=dev/monitor/assets
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && for p in jquery@1.11.0 bootstrap@3.3.7 lodash@4.17.1 d3@4.13.0; do

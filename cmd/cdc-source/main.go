@@ -6,12 +6,12 @@ package main
 import (
 	"os"
 
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 func main() {
-	service.Exit("cdc-source", app.Main("cdc-source",
+	frame.Exit("cdc-source", services.Main("cdc-source",
 		"cdc-source: captures MySQL/MariaDB rows (snapshot, then binlog) into Kafka topics, as Debezium with our SMT chain does.",
-		&app.CDC{}, os.Args[1:]))
+		&services.CDC{}, os.Args[1:]))
 }

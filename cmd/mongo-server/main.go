@@ -1,6 +1,6 @@
 // Command mongo-server is a MongoDB-compatible server for development and
 // tests: FerretDB v1 embedded, data in SQLite files under --data.dir. Not
-// for production; see package internal/mongoserver for what it does
+// for production; see package dev/mongoserver for what it does
 // differently from MongoDB. --help for the flags.
 package main
 
@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/mongoserver"
-	"github.com/orderstream/pipeline/internal/run"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/dev/mongoserver"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() { service.Exit("mongo-server", Main(os.Args[1:])) }
+func main() { frame.Exit("mongo-server", Main(os.Args[1:])) }
 
 // Main runs the server with args until SIGINT/SIGTERM.
 func Main(args []string) error {

@@ -7,12 +7,12 @@ package main
 import (
 	"os"
 
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 func main() {
-	service.Exit("mongo-sink", app.Main("mongo-sink",
+	frame.Exit("mongo-sink", services.Main("mongo-sink",
 		"mongo-sink: writes each customer's latest total to MongoDB (_id = record key, replaced on update, deleted on a tombstone).",
-		&app.Sink{}, os.Args[1:]))
+		&services.Sink{}, os.Args[1:]))
 }

@@ -5,12 +5,12 @@ package main
 import (
 	"os"
 
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 func main() {
-	service.Exit("orders-details", app.Main("orders-details",
+	frame.Exit("orders-details", services.Main("orders-details",
 		"orders-details: joins each order with its customer and product (Goka Lookup tables) and writes order-details.",
-		&app.Details{}, os.Args[1:]))
+		&services.Details{}, os.Args[1:]))
 }

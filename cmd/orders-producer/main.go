@@ -6,12 +6,12 @@ package main
 import (
 	"os"
 
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 func main() {
-	service.Exit("orders-producer", app.Main("orders-producer",
+	frame.Exit("orders-producer", services.Main("orders-producer",
 		"orders-producer: writes random orders for the customers and products in MySQL to the orders topic.",
-		&app.Producer{}, os.Args[1:]))
+		&services.Producer{}, os.Args[1:]))
 }

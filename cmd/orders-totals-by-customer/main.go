@@ -5,12 +5,12 @@ package main
 import (
 	"os"
 
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 func main() {
-	service.Exit("orders-totals-by-customer", app.Main("orders-totals-by-customer",
+	frame.Exit("orders-totals-by-customer", services.Main("orders-totals-by-customer",
 		"orders-totals-by-customer: sums each customer's orders, exactly once, and publishes the totals.",
-		&app.Totals{}, os.Args[1:]))
+		&services.Totals{}, os.Args[1:]))
 }

@@ -10,19 +10,19 @@ import (
 	"os"
 	"time"
 
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/devstack"
-	"github.com/orderstream/pipeline/internal/run"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/dev/stack"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() { service.Exit("pipeline", Main(os.Args[1:])) }
+func main() { frame.Exit("pipeline", Main(os.Args[1:])) }
 
 // Main runs the stack with args.
 func Main(args []string) error {
 	fs := flag.NewFlagSet("pipeline", flag.ContinueOnError)
 	fs.Usage = config.Usage(fs, "pipeline: the whole pipeline in one process (make run).")
-	o := devstack.Options{Out: os.Stdout}
+	o := stack.Options{Out: os.Stdout}
 	fs.StringVar(&o.DataDir, "data.dir", ".data/pipeline", "Kafka and MongoDB data (make run-reset deletes it)")
 	fs.StringVar(&o.MySQLDSN, "mysql.dsn", "orderstream:orderstream@tcp(127.0.0.1:13306)/shop", "the shop database (scripts/mariadb.sh), as a user CDC can replicate with")
 	fs.StringVar(&o.KafkaAddr, "kafka.addr", "127.0.0.1:9092", "where the in-process Kafka listens")
@@ -44,5 +44,5 @@ func Main(args []string) error {
 	}
 	ctx, stop := run.SignalContext()
 	defer stop()
-	return devstack.Run(ctx, o)
+	return stack.Run(ctx, o)
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
 	"github.com/orderstream/pipeline/internal/testkit"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 // fixture is a private copy of the shop database (ddl.sql + dml.sql) and

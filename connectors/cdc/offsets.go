@@ -8,7 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 // Offset is where the source stands in the binlog: the position after the

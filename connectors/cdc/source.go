@@ -46,9 +46,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/deadletter"
-	"github.com/orderstream/pipeline/internal/run"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/deadletter"
+	"github.com/orderstream/pipeline/kit/run"
 )
 
 // Snapshot modes.

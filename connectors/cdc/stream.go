@@ -12,7 +12,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/orderstream/pipeline/internal/run"
+	"github.com/orderstream/pipeline/kit/run"
 )
 
 // tracker follows transactions from the binlog to Kafka's acknowledgements

@@ -17,7 +17,7 @@ type DecimalFormat string
 const (
 	// DecimalString stores the exact decimal as a string with its scale,
 	// "12.30". The default: FerretDB v1 cannot store Decimal128 (it drops
-	// the connection on one, see internal/mongoserver), and a string is
+	// the connection on one, see dev/mongoserver), and a string is
 	// the only exact representation every MongoDB-compatible server keeps.
 	DecimalString DecimalFormat = "string"
 	// Decimal128 stores BSON Decimal128, what the MongoDB Kafka connector

@@ -23,9 +23,9 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/mongoserver"
-	"github.com/orderstream/pipeline/internal/run"
+	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/kit/run"
 )
 
 // syncBuffer collects a log; tests print it when they fail.

@@ -22,7 +22,7 @@
 //	delete.on.null.values=true                             a tombstone is DeleteOne({_id})
 //	max.batch.size                                         --batch.size (documents per write command)
 //	errors.tolerance=all, mongo.errors.tolerance=all,      --topic.dlq, with Connect's __connect.errors.*
-//	errors.deadletterqueue.topic.name=mongo-sink-dlq,        headers (package internal/deadletter)
+//	errors.deadletterqueue.topic.name=mongo-sink-dlq,        headers (package kit/deadletter)
 //	errors.deadletterqueue.context.headers.enable=true
 //	consumer group connect-mongo-sink                      --group.id (default mongo-sink)
 //
@@ -100,8 +100,8 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/deadletter"
-	"github.com/orderstream/pipeline/internal/run"
+	"github.com/orderstream/pipeline/kit/deadletter"
+	"github.com/orderstream/pipeline/kit/run"
 )
 
 // Defaults of the knobs.

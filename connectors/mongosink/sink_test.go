@@ -14,8 +14,8 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/deadletter"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/kit/deadletter"
 )
 
 // TestSinkWritesLatestValuePerKey streams updates and tombstones of a few

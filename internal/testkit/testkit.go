@@ -20,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/config"
+	"github.com/orderstream/pipeline/kit/config"
 )
 
 // Registry returns a registry client on a fresh in-memory schema registry.

@@ -29,7 +29,7 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/deadletter"
+	"github.com/orderstream/pipeline/kit/deadletter"
 )
 
 // DefaultGroup is the Goka group (Kafka consumer group); its table topic is

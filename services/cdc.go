@@ -1,4 +1,4 @@
-package app
+package services
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/connectors/cdc"
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/run"
-	"github.com/orderstream/pipeline/internal/service"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/kit/topics"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-// CDC is the cdc-source service.
+// CDC is the cdc-source frame.
 type CDC struct {
 	Options  cdc.Options
 	database string
@@ -74,7 +74,7 @@ func (c *CDC) settle() error {
 }
 
 // Run captures changes until ctx ends.
-func (c *CDC) Run(ctx context.Context, env *service.Env) error {
+func (c *CDC) Run(ctx context.Context, env *frame.Env) error {
 	if err := c.settle(); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package app
+package services
 
 import (
 	"context"
@@ -6,12 +6,12 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderstream/pipeline/internal/service"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/topics"
 	"github.com/orderstream/pipeline/processors/totals"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Totals is the orders-totals-by-customer service.
+// Totals is the orders-totals-by-customer frame.
 type Totals struct {
 	Topics   totals.Topics
 	Group    string
@@ -21,18 +21,18 @@ type Totals struct {
 // RegisterFlags adds the service's flags, defaults included.
 func (a *Totals) RegisterFlags(fs *flag.FlagSet) {
 	a.Topics = totals.DefaultTopics
-	service.StreamFlag(fs, &a.Topics.Details, "topic.order.details", "input: joined orders")
-	service.StreamFlag(fs, &a.Topics.Totals, "topic.customer.totals", "output: one CustomerTotal per customer (compacted; read by the MongoDB sink)")
-	service.StreamFlag(fs, &a.Topics.DeadLetter, "topic.dlq", "dead-letter topic")
+	frame.StreamFlag(fs, &a.Topics.Details, "topic.order.details", "input: joined orders")
+	frame.StreamFlag(fs, &a.Topics.Totals, "topic.customer.totals", "output: one CustomerTotal per customer (compacted; read by the MongoDB sink)")
+	frame.StreamFlag(fs, &a.Topics.DeadLetter, "topic.dlq", "dead-letter topic")
 	fs.StringVar(&a.Group, "group.id", string(totals.DefaultGroup), "consumer group; also names the state table topic <group.id>-table")
 	fs.StringVar(&a.StateDir, "state.dir", "", "keep the totals in LevelDB here (default: in memory, rebuilt from the table topic at start)")
 }
 
-// Groups are the consumer groups of the service.
+// Groups are the consumer groups of the frame.
 func (a *Totals) Groups() []string { return []string{a.Group} }
 
 // Run keeps the totals.
-func (a *Totals) Run(ctx context.Context, env *service.Env) error {
+func (a *Totals) Run(ctx context.Context, env *frame.Env) error {
 	t := a.Topics
 	group := goka.Group(a.Group)
 	var c *totals.Codecs

@@ -8,7 +8,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
 
-	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/murmur2"
 )
 
 // ProcessorOptions are the Goka options every processor of ours runs with:
@@ -23,7 +23,7 @@ func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir 
 	}
 	return []goka.ProcessorOption{
 		goka.WithClientID(k.ClientID + "-" + string(group)),
-		goka.WithHasher(codecs.Hasher),
+		goka.WithHasher(murmur2.Hasher),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(clone(cfg))),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(clone(cfg))),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(clone(cfg))),
@@ -38,7 +38,7 @@ func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir 
 func (k *Kafka) EmitterOptions(cfg *sarama.Config, log *slog.Logger) []goka.EmitterOption {
 	return []goka.EmitterOption{
 		goka.WithEmitterClientID(k.ClientID),
-		goka.WithEmitterHasher(codecs.Hasher),
+		goka.WithEmitterHasher(murmur2.Hasher),
 		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(clone(cfg))),
 		goka.WithEmitterTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager())),
 		goka.WithEmitterLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
@@ -56,7 +56,7 @@ func clone(cfg *sarama.Config) *sarama.Config {
 func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger) []goka.ViewOption {
 	return []goka.ViewOption{
 		goka.WithViewClientID(k.ClientID + "-view"),
-		goka.WithViewHasher(codecs.Hasher),
+		goka.WithViewHasher(murmur2.Hasher),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(clone(cfg))),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager())),
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),

@@ -1,4 +1,4 @@
-package app
+package services
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/run"
-	"github.com/orderstream/pipeline/internal/service"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/kit/topics"
 	"github.com/orderstream/pipeline/producer"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Producer is the orders-producer service.
+// Producer is the orders-producer frame.
 type Producer struct {
 	Topic       goka.Stream
 	DSN         string
@@ -31,7 +31,7 @@ type Producer struct {
 // RegisterFlags adds the service's flags, defaults included.
 func (p *Producer) RegisterFlags(fs *flag.FlagSet) {
 	p.Topic = "orders"
-	service.StreamFlag(fs, &p.Topic, "topic.orders", "output: orders")
+	frame.StreamFlag(fs, &p.Topic, "topic.orders", "output: orders")
 	fs.StringVar(&p.DSN, "mysql.dsn", "orderstream:orderstream@tcp(127.0.0.1:13306)/shop?parseTime=true", "MySQL DSN (go-sql-driver format) of the shop database")
 	fs.Float64Var(&p.Options.Rate, "rate", 10, "orders per second (0: as fast as Kafka takes them)")
 	fs.Int64Var(&p.Options.Count, "count", 0, "orders to produce, then exit (0: until stopped)")
@@ -41,7 +41,7 @@ func (p *Producer) RegisterFlags(fs *flag.FlagSet) {
 }
 
 // Run produces orders until Count are acknowledged or ctx ends.
-func (p *Producer) Run(ctx context.Context, env *service.Env) error {
+func (p *Producer) Run(ctx context.Context, env *frame.Env) error {
 	opts := p.Options
 	if p.maxQuantity > 0 {
 		opts.MaxQuantity = int32(p.maxQuantity)

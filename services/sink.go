@@ -1,4 +1,4 @@
-package app
+package services
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/mongosink"
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/run"
-	"github.com/orderstream/pipeline/internal/service"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/kit/topics"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Sink is the mongo-sink service.
+// Sink is the mongo-sink frame.
 type Sink struct {
 	URI          string
 	Database     string
@@ -52,11 +52,11 @@ func (s *Sink) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&s.Decimal, "decimal.format", "total_amount as an exact decimal \"string\" (works on FerretDB) or \"decimal128\" (what the MongoDB connector writes; real MongoDB only)")
 }
 
-// Groups are the consumer groups of the service.
+// Groups are the consumer groups of the frame.
 func (s *Sink) Groups() []string { return []string{s.Group} }
 
 // Run writes the totals until ctx ends.
-func (s *Sink) Run(ctx context.Context, env *service.Env) error {
+func (s *Sink) Run(ctx context.Context, env *frame.Env) error {
 	if s.BatchSize > 90 {
 		env.Log.Warn("batch.size above 90: FerretDB hangs on an update command matching more than ~100 existing documents", "batch.size", s.BatchSize)
 	}

@@ -1,4 +1,4 @@
-package devregistry
+package schemaregistry
 
 import (
 	"context"

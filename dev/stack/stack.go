@@ -1,10 +1,10 @@
-// Package devstack runs the whole pipeline on one machine, in one process,
+// Package stack runs the whole pipeline on one machine, in one process,
 // without Docker or a JVM: an in-process Kafka (kfake, data on disk), a
 // schema registry journaled to that Kafka, an embedded MongoDB-wire server
 // (FerretDB on SQLite), and every service of the pipeline — each the same
 // component its own binary runs — against the private MariaDB of
 // scripts/mariadb.sh. `make run` starts it.
-package devstack
+package stack
 
 import (
 	"context"
@@ -23,13 +23,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/devregistry"
-	"github.com/orderstream/pipeline/internal/mongoserver"
-	"github.com/orderstream/pipeline/internal/monitor"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/dev/mongoserver"
+	"github.com/orderstream/pipeline/dev/monitor"
+	"github.com/orderstream/pipeline/kit/config"
 	"github.com/orderstream/pipeline/processors/totals"
+	"github.com/orderstream/pipeline/schemaregistry"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 // Options configure a run.
@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer cl.Close()
 
-	reg, err := devregistry.Start(ctx, o.RegistryAddr, cl, devregistry.DefaultTopic, log.With("component", "schema-registry"))
+	reg, err := schemaregistry.Start(ctx, o.RegistryAddr, cl, schemaregistry.DefaultTopic, log.With("component", "schema-registry"))
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func Run(ctx context.Context, o Options) error {
 
 	// One environment for all components, as their binaries would get it
 	// from flags.
-	flags := &service.Flags{Name: "pipeline", Log: o.Log,
+	flags := &frame.Flags{Name: "pipeline", Log: o.Log,
 		Kafka: config.Kafka{BootstrapServers: brokers[0], SecurityProtocol: "PLAINTEXT", SASLMechanism: "PLAIN", ClientID: "pipeline",
 			CompressionType: "lz4", Linger: 5 * time.Millisecond, SessionTimeout: 10 * time.Second,
 			ReplicationFactor: 1, Partitions: 6, CreateTopics: true},
@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) error {
 	c.producer.Stats = counts.producerDone
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
-	start := func(name string, comp app.Component) {
+	start := func(name string, comp services.Component) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,4 +1,4 @@
-package devstack
+package stack
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/config"
 	"github.com/orderstream/pipeline/internal/testkit"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 // TestBoundedRunTwice runs what `make run ARGS='--orders N'` runs, twice on

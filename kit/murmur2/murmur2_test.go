@@ -1,4 +1,4 @@
-package codecs_test
+package murmur2_test
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/murmur2"
 )
 
 // From Kafka's clients/src/test/java/org/apache/kafka/common/utils/UtilsTest.java
@@ -66,24 +66,24 @@ var javaVectors = []struct {
 
 func TestPartitionMatchesJavaClient(t *testing.T) {
 	for _, v := range javaVectors {
-		assert.Equal(t, v.murmur2, codecs.Murmur2([]byte(v.key)), "murmur2(%q)", v.key)
-		assert.Equal(t, v.p3, codecs.Partition([]byte(v.key), 3), "partition(%q, 3)", v.key)
-		assert.Equal(t, v.p6, codecs.Partition([]byte(v.key), 6), "partition(%q, 6)", v.key)
-		assert.Equal(t, v.p12, codecs.Partition([]byte(v.key), 12), "partition(%q, 12)", v.key)
+		assert.Equal(t, v.murmur2, murmur2.Hash([]byte(v.key)), "murmur2(%q)", v.key)
+		assert.Equal(t, v.p3, murmur2.Partition([]byte(v.key), 3), "partition(%q, 3)", v.key)
+		assert.Equal(t, v.p6, murmur2.Partition([]byte(v.key), 6), "partition(%q, 6)", v.key)
+		assert.Equal(t, v.p12, murmur2.Partition([]byte(v.key), 12), "partition(%q, 12)", v.key)
 	}
 }
 
 func TestMurmur2MatchesKafkaUtils(t *testing.T) {
 	for key, want := range kafkaUtilsTestVectors {
-		assert.Equal(t, want, codecs.Murmur2([]byte(key)), "murmur2(%q)", key)
+		assert.Equal(t, want, murmur2.Hash([]byte(key)), "murmur2(%q)", key)
 	}
 }
 
 func TestHasherAndPartitionerAgreeWithPartition(t *testing.T) {
-	p := codecs.NewPartitioner("orders")
+	p := murmur2.NewPartitioner("orders")
 	for _, key := range []string{"", "0", "1", "21", "42", "foobar", "ä€😀", "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"} {
 		for _, n := range []int32{1, 3, 6, 12} {
-			want := codecs.Partition([]byte(key), n)
+			want := murmur2.Partition([]byte(key), n)
 			require.True(t, want >= 0 && want < n)
 
 			got, err := p.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder(key)}, n)
@@ -91,7 +91,7 @@ func TestHasherAndPartitionerAgreeWithPartition(t *testing.T) {
 			assert.Equal(t, want, got, "sarama partitioner, key %q, %d partitions", key, n)
 
 			// Goka: int32(Sum32()), negated when negative, modulo n.
-			h := codecs.Hasher()
+			h := murmur2.Hasher()
 			_, _ = h.Write([]byte(key))
 			sum := int32(h.Sum32())
 			assert.GreaterOrEqual(t, sum, int32(0))
@@ -101,18 +101,16 @@ func TestHasherAndPartitionerAgreeWithPartition(t *testing.T) {
 }
 
 func TestHasherReset(t *testing.T) {
-	h := codecs.Hasher()
+	h := murmur2.Hasher()
 	_, _ = h.Write([]byte("foo"))
 	h.Reset()
 	_, _ = h.Write([]byte("21"))
 	assert.Equal(t, uint32(-973932308&0x7fffffff), h.Sum32())
 }
 
-func TestKeys(t *testing.T) {
-	assert.Equal(t, "42", codecs.Key(42))
-	id, err := codecs.ParseKey("42")
-	require.NoError(t, err)
-	assert.Equal(t, int64(42), id)
-	_, err = codecs.ParseKey("\x00\x00\x00\x00\x01T")
-	require.ErrorContains(t, err, "not a decimal row id")
+func BenchmarkPartition(b *testing.B) {
+	key := []byte("123456")
+	for b.Loop() {
+		murmur2.Partition(key, 6)
+	}
 }

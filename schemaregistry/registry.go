@@ -1,10 +1,10 @@
-// Package devregistry is the schema registry of the one-command dev run: the
+// Package schemaregistry is the schema registry of the one-command dev run: the
 // Confluent REST API of franz-go's srfake, made durable the way Confluent's
 // Schema Registry is, by journaling every registered schema to a compacted
 // Kafka topic (_schemas) and replaying it at start. With the dev Kafka's data
 // kept on disk, schema ids then stay the same across restarts and the records
 // on the topics stay readable.
-package devregistry
+package schemaregistry
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 // DefaultTopic is where the schemas are journaled (Confluent's name).

@@ -1,7 +1,7 @@
 // Package service is the frame of every binary: the shared flags (Kafka,
 // schema registry, logging), the clients they configure, and running Goka
 // processors until SIGINT/SIGTERM, restarting one that fails.
-package service
+package frame
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/orderstream/pipeline/codecs"
-	"github.com/orderstream/pipeline/internal/config"
-	"github.com/orderstream/pipeline/internal/run"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 // Flags are the flags every service has.
@@ -71,10 +71,11 @@ func (f *Flags) Setup() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := f.Registry.Client()
+	cl, err := f.Registry.Client()
 	if err != nil {
 		return nil, err
 	}
+	reg := codecs.NewRegistry(cl, codecs.WithAutoRegister(f.Registry.AutoRegister))
 	return &Env{Flags: f, Log: log, Sarama: cfg, Registry: reg}, nil
 }
 

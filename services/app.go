@@ -1,7 +1,7 @@
 // Package app is each service as a component: its own flags, and a Run that
 // does what the service's binary does. The binaries in cmd/ run one
 // component each; cmd/pipeline runs them all in one process.
-package app
+package services
 
 import (
 	"context"
@@ -10,17 +10,17 @@ import (
 	"io"
 	"time"
 
-	"github.com/orderstream/pipeline/internal/run"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Component is one service.
+// Component is one frame.
 type Component interface {
 	// RegisterFlags adds the service's own flags (the shared Kafka,
-	// registry, logging and HTTP flags come from service.NewFlags).
+	// registry, logging and HTTP flags come from frame.NewFlags).
 	RegisterFlags(fs *flag.FlagSet)
 	// Run does the service's work until ctx ends.
-	Run(ctx context.Context, env *service.Env) error
+	Run(ctx context.Context, env *frame.Env) error
 }
 
 // Grouped components report the lag of their consumer groups.
@@ -39,9 +39,9 @@ func Defaults(c Component) {
 // Main is a binary's main: flags and environment, logger and clients,
 // /metrics, then the component until SIGINT/SIGTERM.
 func Main(name, about string, c Component, args []string) error {
-	f, fs := service.NewFlags(name, about)
+	f, fs := frame.NewFlags(name, about)
 	c.RegisterFlags(fs)
-	if err := service.Parse(fs, args); err != nil {
+	if err := frame.Parse(fs, args); err != nil {
 		return err
 	}
 	env, err := f.Setup()

@@ -1,4 +1,4 @@
-package app
+package services
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderstream/pipeline/internal/service"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/topics"
 	"github.com/orderstream/pipeline/processors/details"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Details is the orders-details service.
+// Details is the orders-details frame.
 type Details struct {
 	Topics     details.Topics
 	Group      string
@@ -25,23 +25,23 @@ type Details struct {
 func (d *Details) RegisterFlags(fs *flag.FlagSet) {
 	d.Topics = details.DefaultTopics
 	t := &d.Topics
-	service.StreamFlag(fs, &t.Orders, "topic.orders", "input: orders")
-	service.TableFlag(fs, &t.Customers, "topic.customers", "lookup table: customers (written by the CDC source)")
-	service.TableFlag(fs, &t.Products, "topic.products", "lookup table: products (written by the CDC source)")
-	service.StreamFlag(fs, &t.Details, "topic.order.details", "output: joined orders and their status")
-	service.StreamFlag(fs, &t.Retry, "topic.retry", "orders waiting for their customer or product")
-	service.StreamFlag(fs, &t.DeadLetter, "topic.dlq", "dead-letter topic")
+	frame.StreamFlag(fs, &t.Orders, "topic.orders", "input: orders")
+	frame.TableFlag(fs, &t.Customers, "topic.customers", "lookup table: customers (written by the CDC source)")
+	frame.TableFlag(fs, &t.Products, "topic.products", "lookup table: products (written by the CDC source)")
+	frame.StreamFlag(fs, &t.Details, "topic.order.details", "output: joined orders and their status")
+	frame.StreamFlag(fs, &t.Retry, "topic.retry", "orders waiting for their customer or product")
+	frame.StreamFlag(fs, &t.DeadLetter, "topic.dlq", "dead-letter topic")
 	fs.StringVar(&d.Group, "group.id", string(details.DefaultGroup), "consumer group of the join; retries run in <group.id>-retry")
 	fs.IntVar(&d.MaxRetries, "retry.max", 10, "join attempts after the first before an order is dead-lettered")
 	fs.DurationVar(&d.RetryDelay, "retry.backoff", 3*time.Second, "wait before each retry")
 	fs.StringVar(&d.StateDir, "state.dir", "", "keep the lookup tables in LevelDB here (default: in memory, rebuilt at start)")
 }
 
-// Groups are the consumer groups of the service.
+// Groups are the consumer groups of the frame.
 func (d *Details) Groups() []string { return []string{d.Group, d.Group + "-retry"} }
 
 // Run runs the join and its retries.
-func (d *Details) Run(ctx context.Context, env *service.Env) error {
+func (d *Details) Run(ctx context.Context, env *frame.Env) error {
 	t := d.Topics
 	var c *details.Codecs
 	err := env.Retry(ctx, "start-up", func(ctx context.Context) error {

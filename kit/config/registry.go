@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/sr"
-
-	"github.com/orderstream/pipeline/codecs"
 )
 
 // Registry is the schema registry configuration.
@@ -24,8 +22,9 @@ func (r *Registry) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&r.AutoRegister, "auto.register.schemas", true, "register our schemas; when false they must already be registered")
 }
 
-// Client returns the schema registry client and our caching wrapper.
-func (r *Registry) Client() (*codecs.Registry, error) {
+// Client returns a schema registry client for the URL and credentials.
+// (AutoRegister is for the codecs that use the client: see codecs.Registry.)
+func (r *Registry) Client() (*sr.Client, error) {
 	opts := []sr.ClientOpt{sr.URLs(strings.Split(r.URL, ",")...), sr.UserAgent("orderstream")}
 	if r.BasicAuthUserInfo != "" {
 		user, pass, ok := strings.Cut(r.BasicAuthUserInfo, ":")
@@ -38,5 +37,5 @@ func (r *Registry) Client() (*codecs.Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema registry client: %w", err)
 	}
-	return codecs.NewRegistry(cl, codecs.WithAutoRegister(r.AutoRegister)), nil
+	return cl, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/xdg-go/scram"
 
-	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/murmur2"
 )
 
 // Kafka is the connection and client configuration shared by every binary.
@@ -81,7 +81,7 @@ func (k *Kafka) Sarama() (*sarama.Config, error) {
 	cfg.Producer.Retry.Max = 20
 	cfg.Producer.Retry.Backoff = 250 * time.Millisecond
 	cfg.Producer.Flush.Frequency = k.Linger
-	cfg.Producer.Partitioner = codecs.NewPartitioner
+	cfg.Producer.Partitioner = murmur2.NewPartitioner
 	cfg.Metadata.AllowAutoTopicCreation = false
 	if k.SessionTimeout > 0 {
 		cfg.Consumer.Group.Session.Timeout = k.SessionTimeout

@@ -1,4 +1,4 @@
-package devstack
+package stack
 
 import (
 	"context"
@@ -12,25 +12,25 @@ import (
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
-	"github.com/orderstream/pipeline/internal/app"
-	"github.com/orderstream/pipeline/internal/monitor"
-	"github.com/orderstream/pipeline/internal/service"
+	"github.com/orderstream/pipeline/dev/monitor"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 // stack is every component of the pipeline, configured as its binary's
 // defaults would be, pointed at the dev infrastructure.
 type stack struct {
-	cdc      *app.CDC
-	producer *app.Producer
-	details  *app.Details
-	totals   *app.Totals
-	sink     *app.Sink
+	cdc      *services.CDC
+	producer *services.Producer
+	details  *services.Details
+	totals   *services.Totals
+	sink     *services.Sink
 }
 
 func components(o Options, mongoURI string) stack {
-	s := stack{cdc: &app.CDC{}, producer: &app.Producer{}, details: &app.Details{}, totals: &app.Totals{}, sink: &app.Sink{}}
-	for _, c := range []app.Component{s.cdc, s.producer, s.details, s.totals, s.sink} {
-		app.Defaults(c)
+	s := stack{cdc: &services.CDC{}, producer: &services.Producer{}, details: &services.Details{}, totals: &services.Totals{}, sink: &services.Sink{}}
+	for _, c := range []services.Component{s.cdc, s.producer, s.details, s.totals, s.sink} {
+		services.Defaults(c)
 	}
 	s.cdc.Options.DSN = o.MySQLDSN
 	// MariaDB and the dev Kafka are reset separately (make run-reset resets
@@ -93,7 +93,7 @@ func awaitCatalog(ctx context.Context, cl *kgo.Client, s stack, timeout time.Dur
 
 // tableViews runs views of the customers and products tables for the web
 // monitor's query page.
-func tableViews(ctx context.Context, env *service.Env, web *monitor.Server, s stack) error {
+func tableViews(ctx context.Context, env *frame.Env, web *monitor.Server, s stack) error {
 	k := env.Flags.Kafka
 	cust, err := codecs.NewAvro[avro.Customer](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Customers)), avro.CustomerSchema)
 	if err != nil {

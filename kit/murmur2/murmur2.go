@@ -1,4 +1,4 @@
-package codecs
+package murmur2
 
 import (
 	"encoding/binary"
@@ -20,9 +20,9 @@ const (
 	murmur2R    = 24
 )
 
-// Murmur2 is org.apache.kafka.common.utils.Utils.murmur2: the 32-bit
+// Hash is org.apache.kafka.common.utils.Utils.murmur2: the 32-bit
 // MurmurHash2 of data with Kafka's seed, as a signed int like Java's.
-func Murmur2(data []byte) int32 {
+func Hash(data []byte) int32 {
 	length := len(data)
 	h := uint32(murmur2Seed) ^ uint32(length)
 	for ; len(data) >= 4; data = data[4:] {
@@ -56,7 +56,7 @@ func toPositive(n int32) int32 { return n & 0x7fffffff }
 // Partition returns the partition Kafka's Java client (DefaultPartitioner /
 // BuiltInPartitioner) chooses for a non-null key.
 func Partition(key []byte, partitions int32) int32 {
-	return toPositive(Murmur2(key)) % partitions
+	return toPositive(Hash(key)) % partitions
 }
 
 // Hasher returns a hash.Hash32 whose Sum32 is toPositive(murmur2(data)), for
@@ -83,7 +83,7 @@ func (m *murmur2Hash) Sum(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, m.Sum32())
 }
 
-func (m *murmur2Hash) Sum32() uint32  { return uint32(toPositive(Murmur2(m.buf))) }
+func (m *murmur2Hash) Sum32() uint32  { return uint32(toPositive(Hash(m.buf))) }
 func (m *murmur2Hash) Reset()         { m.buf = m.buf[:0] }
 func (m *murmur2Hash) Size() int      { return 4 }
 func (m *murmur2Hash) BlockSize() int { return 4 }

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/internal/testkit"
-	"github.com/orderstream/pipeline/internal/topics"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 func admin(t *testing.T) sarama.ClusterAdmin {
