@@ -62,7 +62,7 @@ func TestEndToEnd(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := c.Run(ctx, env.With(name)); err != nil && ctx.Err() == nil {
+				if err := services.RunComponent(ctx, env, name, c); err != nil && ctx.Err() == nil {
 					errs <- err
 				}
 			}()

@@ -161,7 +161,8 @@ func (p *pipeline) produce(ctx context.Context, db *sql.DB, catalog producer.Cat
 	return stats
 }
 
-// runProcessors runs both processors in this process until ctx ends.
+// runProcessors runs both processors in this process until ctx ends,
+// restarted after a failure as their services are.
 func (p *pipeline) runProcessors(ctx context.Context) <-chan error {
 	t := p.t
 	env := p.env()
@@ -172,7 +173,11 @@ func (p *pipeline) runProcessors(ctx context.Context) <-chan error {
 	j := details.New(details.Options{Group: p.detailsID, Topics: p.details, MaxRetries: 5, RetryDelay: time.Second, Logger: env.Log}, dc)
 	a := totals.New(p.totalsID, p.totals, tc, env.Log)
 	done := make(chan error, 1)
-	go func() { done <- env.RunProcessors(ctx, "", j.Graph(), j.RetryGraph(), a.Graph()) }()
+	go func() {
+		done <- env.Supervise(ctx, func(ctx context.Context) error {
+			return env.RunProcessors(ctx, "", j.Graph(), j.RetryGraph(), a.Graph())
+		})
+	}()
 	return done
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-// CDC is the cdc-source frame.
+// CDC is the cdc-source service.
 type CDC struct {
 	Options  cdc.Options
 	database string
@@ -73,6 +73,9 @@ func (c *CDC) settle() error {
 	return nil
 }
 
+// Groups: the source consumes nothing through a group.
+func (c *CDC) Groups() []string { return nil }
+
 // Run captures changes until ctx ends.
 func (c *CDC) Run(ctx context.Context, env *frame.Env) error {
 	if err := c.settle(); err != nil {
@@ -80,6 +83,7 @@ func (c *CDC) Run(ctx context.Context, env *frame.Env) error {
 	}
 	opts := c.Options
 	opts.Logger = env.Log
+	opts.OnCapturing = env.Ready
 	kopts, err := env.Flags.Kafka.Franz(env.Log)
 	if err != nil {
 		return err
@@ -90,19 +94,15 @@ func (c *CDC) Run(ctx context.Context, env *frame.Env) error {
 	}
 	defer cl.Close()
 
-	var src *cdc.Source
-	err = env.Retry(ctx, "start-up", func(ctx context.Context) error {
-		specs := []topics.Spec{{Name: opts.OffsetsTopic, Partitions: 1, Compacted: true}, {Name: opts.DeadLetterTopic}}
-		for _, t := range opts.Tables {
-			specs = append(specs, topics.Spec{Name: t.Topic, Compacted: true})
-		}
-		if err := env.EnsureTopics(ctx, specs); err != nil {
-			return err
-		}
-		src, err = cdc.New(ctx, opts, cl, env.Registry)
+	specs := []topics.Spec{{Name: opts.OffsetsTopic, Partitions: 1, Compacted: true}, {Name: opts.DeadLetterTopic}}
+	for _, t := range opts.Tables {
+		specs = append(specs, topics.Spec{Name: t.Topic, Compacted: true})
+	}
+	if err := env.EnsureTopics(ctx, specs); err != nil {
 		return err
-	})
-	if err != nil || ctx.Err() != nil {
+	}
+	src, err := cdc.New(ctx, opts, cl, env.Registry)
+	if err != nil {
 		return err
 	}
 	defer src.Close()
@@ -110,8 +110,8 @@ func (c *CDC) Run(ctx context.Context, env *frame.Env) error {
 		if err := src.ResetOffset(ctx); err != nil {
 			return err
 		}
+		c.reset = false // once, not at every restart
 		env.Log.Info("stored position forgotten; taking a new snapshot")
 	}
-	env.SetReady(true)
 	return src.Run(ctx)
 }

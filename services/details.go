@@ -12,7 +12,7 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Details is the orders-details frame.
+// Details is the orders-details service.
 type Details struct {
 	Topics     details.Topics
 	Group      string
@@ -37,25 +37,20 @@ func (d *Details) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&d.StateDir, "state.dir", "", "keep the lookup tables in LevelDB here (default: in memory, rebuilt at start)")
 }
 
-// Groups are the consumer groups of the frame.
+// Groups are the consumer groups of the service.
 func (d *Details) Groups() []string { return []string{d.Group, d.Group + "-retry"} }
 
 // Run runs the join and its retries.
 func (d *Details) Run(ctx context.Context, env *frame.Env) error {
 	t := d.Topics
-	var c *details.Codecs
-	err := env.Retry(ctx, "start-up", func(ctx context.Context) error {
-		if err := env.EnsureTopics(ctx, []topics.Spec{
-			{Name: string(t.Orders)}, {Name: string(t.Details)}, {Name: string(t.Retry)}, {Name: string(t.DeadLetter)},
-			{Name: string(t.Customers), Compacted: true}, {Name: string(t.Products), Compacted: true},
-		}, []string{string(t.Orders), string(t.Details)}); err != nil {
-			return err
-		}
-		var err error
-		c, err = details.NewCodecs(ctx, env.Registry, t)
+	if err := env.EnsureTopics(ctx, []topics.Spec{
+		{Name: string(t.Orders)}, {Name: string(t.Details)}, {Name: string(t.Retry)}, {Name: string(t.DeadLetter)},
+		{Name: string(t.Customers), Compacted: true}, {Name: string(t.Products), Compacted: true},
+	}, []string{string(t.Orders), string(t.Details)}); err != nil {
 		return err
-	})
-	if err != nil || ctx.Err() != nil {
+	}
+	c, err := details.NewCodecs(ctx, env.Registry, t)
+	if err != nil {
 		return err
 	}
 	j := details.New(details.Options{Group: goka.Group(d.Group), Topics: t, MaxRetries: d.MaxRetries, RetryDelay: d.RetryDelay, Logger: env.Log}, c)

@@ -18,14 +18,19 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Producer is the orders-producer frame.
+// Producer is the orders-producer service.
 type Producer struct {
 	Topic       goka.Stream
 	DSN         string
 	Options     producer.Options
 	maxQuantity int
-	// Stats, when set, receives the counts once Run is done.
+	// Stats, when set, receives the counts once the work is done or
+	// stopped (with Count, over every restart).
 	Stats func(producer.Stats, time.Duration)
+	// done is what earlier runs of this component had Kafka acknowledge:
+	// a bounded run restarted after a failure produces only the rest.
+	done  producer.Stats
+	start time.Time
 }
 
 // RegisterFlags adds the service's flags, defaults included.
@@ -40,11 +45,22 @@ func (p *Producer) RegisterFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&p.Options.Seed, "seed", 0, "random seed (0: random)")
 }
 
+// Groups: the producer consumes nothing.
+func (p *Producer) Groups() []string { return nil }
+
 // Run produces orders until Count are acknowledged or ctx ends.
 func (p *Producer) Run(ctx context.Context, env *frame.Env) error {
 	opts := p.Options
 	if p.maxQuantity > 0 {
 		opts.MaxQuantity = int32(p.maxQuantity)
+	}
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	if opts.Count > 0 {
+		if opts.Count -= p.done.Acked; opts.Count <= 0 {
+			return nil
+		}
 	}
 	opts.Logger = env.Log
 	db, err := sql.Open("mysql", p.DSN)
@@ -53,23 +69,19 @@ func (p *Producer) Run(ctx context.Context, env *frame.Env) error {
 	}
 	defer db.Close()
 
-	var codec *codecs.Avro[avro.Order]
-	var catalog producer.Catalog
-	err = env.Retry(ctx, "start-up", func(ctx context.Context) error {
-		if catalog, err = producer.LoadCatalog(ctx, db); err != nil {
-			return fmt.Errorf("mysql.dsn: %w", err)
-		}
-		if err := catalog.Validate(); err != nil {
-			return &run.Permanent{Err: err}
-		}
-		env.Log.Info("catalog loaded", "customers", len(catalog.Customers), "products", len(catalog.Products))
-		if err := env.EnsureTopics(ctx, []topics.Spec{{Name: string(p.Topic)}}); err != nil {
-			return err
-		}
-		codec, err = codecs.NewAvro[avro.Order](ctx, env.Registry, codecs.ValueSubject(string(p.Topic)), avro.OrderSchema)
+	catalog, err := producer.LoadCatalog(ctx, db)
+	if err != nil {
+		return fmt.Errorf("mysql.dsn: %w", err)
+	}
+	if err := catalog.Validate(); err != nil {
+		return &run.Permanent{Err: err}
+	}
+	env.Log.Info("catalog loaded", "customers", len(catalog.Customers), "products", len(catalog.Products))
+	if err := env.EnsureTopics(ctx, []topics.Spec{{Name: string(p.Topic)}}); err != nil {
 		return err
-	})
-	if err != nil || ctx.Err() != nil {
+	}
+	codec, err := codecs.NewAvro[avro.Order](ctx, env.Registry, codecs.ValueSubject(string(p.Topic)), avro.OrderSchema)
+	if err != nil {
 		return err
 	}
 	k := env.Flags.Kafka
@@ -78,15 +90,17 @@ func (p *Producer) Run(ctx context.Context, env *frame.Env) error {
 		return fmt.Errorf("creating the producer: %w", err)
 	}
 	env.Log.Info("producing", "topic", string(p.Topic), "rate", opts.Rate, "count", opts.Count)
-	env.SetReady(true)
+	env.Ready()
 	start := time.Now()
 	stats, err := producer.Run(ctx, db, catalog, em, opts)
 	if ferr := em.Finish(); ferr != nil && err == nil {
 		err = fmt.Errorf("flushing: %w", ferr)
 	}
+	p.done.Produced += stats.Produced
+	p.done.Acked += stats.Acked
 	env.Log.Info("stopped producing", "produced", stats.Produced, "acked", stats.Acked, "elapsed", time.Since(start).Round(time.Millisecond))
-	if p.Stats != nil {
-		p.Stats(stats, time.Since(start))
+	if p.Stats != nil && (err == nil || ctx.Err() != nil) {
+		p.Stats(p.done, time.Since(p.start))
 	}
 	return err
 }

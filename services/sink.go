@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -19,7 +20,7 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Sink is the mongo-sink frame.
+// Sink is the mongo-sink service.
 type Sink struct {
 	URI          string
 	Database     string
@@ -52,7 +53,7 @@ func (s *Sink) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&s.Decimal, "decimal.format", "total_amount as an exact decimal \"string\" (works on FerretDB) or \"decimal128\" (what the MongoDB connector writes; real MongoDB only)")
 }
 
-// Groups are the consumer groups of the frame.
+// Groups are the consumer groups of the service.
 func (s *Sink) Groups() []string { return []string{s.Group} }
 
 // Run writes the totals until ctx ends.
@@ -74,41 +75,37 @@ func (s *Sink) Run(ctx context.Context, env *frame.Env) error {
 		_ = client.Disconnect(dctx)
 	}()
 
-	var codec *codecs.Avro[avro.CustomerTotal]
-	err = env.Retry(ctx, "start-up", func(ctx context.Context) error {
-		if err := env.EnsureTopics(ctx, []topics.Spec{{Name: s.Topic, Compacted: true}, {Name: s.DLQ}}); err != nil {
-			return err
+	if err := env.EnsureTopics(ctx, []topics.Spec{{Name: s.Topic, Compacted: true}, {Name: s.DLQ}}); err != nil {
+		return err
+	}
+	codec, err := codecs.NewAvro[avro.CustomerTotal](ctx, env.Registry, codecs.ValueSubject(s.Topic), avro.CustomerTotalSchema)
+	if err != nil {
+		return err
+	}
+	health := func(err error) {
+		if err != nil {
+			env.NotReady(fmt.Errorf("MongoDB at %s: %s", mongosink.RedactURI(s.URI), mongosink.RedactError(s.URI, err)))
+			return
 		}
-		codec, err = codecs.NewAvro[avro.CustomerTotal](ctx, env.Registry, codecs.ValueSubject(s.Topic), avro.CustomerTotalSchema)
-		return err
-	})
-	if err != nil || ctx.Err() != nil {
-		return err
+		env.Ready()
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+	err = client.Ping(pctx, readpref.Primary())
+	cancel()
+	if err != nil {
 		env.Log.Warn("MongoDB does not answer yet; writes are retried until it does", "mongodb.uri", mongosink.RedactURI(s.URI), "err", mongosink.RedactError(s.URI, err))
 	}
-	cancel()
+	health(err)
 
 	sink, err := mongosink.New(mongosink.Options{
 		Topic: s.Topic, DeadLetterTopic: s.DLQ, Group: s.Group, Kafka: kafka,
 		Codec: codec, Collection: client.Database(s.Database).Collection(s.Collection),
 		BatchSize: s.BatchSize, MaxBufferedKeys: s.MaxKeys, FlushInterval: s.Flush, WriteTimeout: s.WriteTimeout,
-		Decimal: s.Decimal, ReplaceOnly: !s.InsertNew, Logger: env.Log,
+		Decimal: s.Decimal, ReplaceOnly: !s.InsertNew, Logger: env.Log, OnWrite: health,
 	})
 	if err != nil {
 		return err
 	}
 	env.Log.Info("starting mongo-sink", "mongodb.uri", mongosink.RedactURI(s.URI), "database", s.Database, "collection", s.Collection)
-	env.SetReady(true)
-	var last error
-	err = run.Forever(ctx, env.Log, "mongo-sink", run.DefaultBackoff, func(ctx context.Context) error {
-		last = sink.Run(ctx)
-		return last
-	})
-	if err != nil {
-		return err
-	}
-	return last // a failed last flush when stopping: exit 1
+	return sink.Run(ctx)
 }

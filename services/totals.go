@@ -11,7 +11,7 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-// Totals is the orders-totals-by-customer frame.
+// Totals is the orders-totals-by-customer service.
 type Totals struct {
 	Topics   totals.Topics
 	Group    string
@@ -28,29 +28,24 @@ func (a *Totals) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.StateDir, "state.dir", "", "keep the totals in LevelDB here (default: in memory, rebuilt from the table topic at start)")
 }
 
-// Groups are the consumer groups of the frame.
+// Groups are the consumer groups of the service.
 func (a *Totals) Groups() []string { return []string{a.Group} }
 
 // Run keeps the totals.
 func (a *Totals) Run(ctx context.Context, env *frame.Env) error {
 	t := a.Topics
 	group := goka.Group(a.Group)
-	var c *totals.Codecs
-	err := env.Retry(ctx, "start-up", func(ctx context.Context) error {
-		// Goka creates the group table itself; creating it here too lets
-		// the partition-count check cover it.
-		table := string(goka.GroupTable(group))
-		if err := env.EnsureTopics(ctx, []topics.Spec{
-			{Name: string(t.Details)}, {Name: table, Compacted: true},
-			{Name: string(t.Totals), Compacted: true}, {Name: string(t.DeadLetter)},
-		}, []string{string(t.Details), table}); err != nil {
-			return err
-		}
-		var err error
-		c, err = totals.NewCodecs(ctx, env.Registry, group, t)
+	// Goka creates the group table itself; creating it here too lets the
+	// partition-count check cover it.
+	table := string(goka.GroupTable(group))
+	if err := env.EnsureTopics(ctx, []topics.Spec{
+		{Name: string(t.Details)}, {Name: table, Compacted: true},
+		{Name: string(t.Totals), Compacted: true}, {Name: string(t.DeadLetter)},
+	}, []string{string(t.Details), table}); err != nil {
 		return err
-	})
-	if err != nil || ctx.Err() != nil {
+	}
+	c, err := totals.NewCodecs(ctx, env.Registry, group, t)
+	if err != nil {
 		return err
 	}
 	env.Log.Info("starting orders-totals-by-customer", "group.id", a.Group)

@@ -10,8 +10,4 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() {
-	frame.Exit("cdc-source", services.Main("cdc-source",
-		"cdc-source: captures MySQL/MariaDB rows (snapshot, then binlog) into Kafka topics, as Debezium with our SMT chain does.",
-		&services.CDC{}, os.Args[1:]))
-}
+func main() { frame.Exit("cdc-source", services.Main("cdc-source", os.Args[1:])) }

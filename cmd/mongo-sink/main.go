@@ -11,8 +11,4 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() {
-	frame.Exit("mongo-sink", services.Main("mongo-sink",
-		"mongo-sink: writes each customer's latest total to MongoDB (_id = record key, replaced on update, deleted on a tombstone).",
-		&services.Sink{}, os.Args[1:]))
-}
+func main() { frame.Exit("mongo-sink", services.Main("mongo-sink", os.Args[1:])) }

@@ -9,8 +9,4 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() {
-	frame.Exit("orders-details", services.Main("orders-details",
-		"orders-details: joins each order with its customer and product (Goka Lookup tables) and writes order-details.",
-		&services.Details{}, os.Args[1:]))
-}
+func main() { frame.Exit("orders-details", services.Main("orders-details", os.Args[1:])) }

@@ -10,8 +10,4 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() {
-	frame.Exit("orders-producer", services.Main("orders-producer",
-		"orders-producer: writes random orders for the customers and products in MySQL to the orders topic.",
-		&services.Producer{}, os.Args[1:]))
-}
+func main() { frame.Exit("orders-producer", services.Main("orders-producer", os.Args[1:])) }

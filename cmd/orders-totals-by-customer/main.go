@@ -9,8 +9,4 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() {
-	frame.Exit("orders-totals-by-customer", services.Main("orders-totals-by-customer",
-		"orders-totals-by-customer: sums each customer's orders, exactly once, and publishes the totals.",
-		&services.Totals{}, os.Args[1:]))
-}
+func main() { frame.Exit("orders-totals-by-customer", services.Main("orders-totals-by-customer", os.Args[1:])) }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/big"
 	"os"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/kit/run"
 	"github.com/orderstream/pipeline/kit/topics"
 )
 
@@ -88,13 +91,17 @@ func newFixture(t testing.TB, brokers []string) *fixture {
 	return f
 }
 
-// run runs a source in this process until the returned stop is called.
+// run runs a source in this process until the returned stop is called,
+// restarted after failures by the loop every service runs it in.
 func (f *fixture) run(opts cdc.Options) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	src, err := cdc.New(ctx, opts, f.cl, f.reg)
 	require.NoError(f.t, err)
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() {
+		done <- run.Restart(ctx, log, "cdc", run.Backoff{Min: 100 * time.Millisecond, Max: time.Second}, src.Run, nil)
+	}()
 	return func() error {
 		cancel()
 		err := <-done

@@ -69,6 +69,10 @@ type Options struct {
 	SnapshotMode        string
 	OffsetFlushInterval time.Duration
 	Logger              *slog.Logger
+	// OnCapturing, when set, is called once the source has checked the
+	// server and its stored position and is capturing (snapshot or
+	// binlog): the service reports itself ready then.
+	OnCapturing func()
 }
 
 // Source captures the tables' changes.
@@ -147,43 +151,46 @@ func (s *Source) Close() error { return s.db.Close() }
 // ResetOffset forgets the stored position: the next Run takes a snapshot.
 func (s *Source) ResetOffset(ctx context.Context) error { return s.offsets.reset(ctx) }
 
-// Run captures changes until ctx ends. Transient failures (lost connection,
-// broker unreachable) are retried with backoff from the last saved
-// position; it returns an error only for what needs an operator.
+// Run captures changes until ctx ends: the snapshot when there is no
+// stored position (or, with SnapshotWhenNeeded, when the stored one was
+// purged from the server), then the binlog. It returns nil once ctx ends,
+// and an error when it cannot go on: a lost connection or an unreachable
+// broker (the caller restarts it; it resumes from the last saved
+// position), or a *run.Permanent error for what needs an operator.
 func (s *Source) Run(ctx context.Context) error {
 	if err := s.checkServer(ctx); err != nil {
 		return err
 	}
-	var from *Offset
-	resnapshot := false
-	err := run.Forever(ctx, s.log, "cdc", run.DefaultBackoff, func(ctx context.Context) error {
-		if from == nil {
-			off, err := s.offsets.load(ctx)
-			if err != nil {
-				return err
+	from, err := s.offsets.load(ctx)
+	if err != nil {
+		return err
+	}
+	if from != nil && from.SnapshotCompleted {
+		s.log.InfoContext(ctx, "resuming from the stored position", "position", from.String())
+	}
+	if s.opts.OnCapturing != nil {
+		s.opts.OnCapturing()
+	}
+	for {
+		if from == nil || !from.SnapshotCompleted {
+			if from, err = s.snapshot(ctx); err != nil {
+				return fmt.Errorf("snapshot: %w", err)
 			}
-			if off == nil || !off.SnapshotCompleted || resnapshot {
-				if off, err = s.snapshot(ctx); err != nil {
-					return fmt.Errorf("snapshot: %w", err)
-				}
-			} else {
-				s.log.InfoContext(ctx, "resuming from the stored position", "position", off.String())
-			}
-			from, resnapshot = off, false
 		}
 		err := s.stream(ctx, from)
-		if isPurged(err) {
-			if s.opts.SnapshotMode != SnapshotWhenNeeded {
-				return &run.Permanent{Err: fmt.Errorf("the server no longer has binlog position %s (purged, or the server was reset): %w; "+
-					"to take a new snapshot, restart once with --reset.offsets, or run with --snapshot.mode=%s", from, err, SnapshotWhenNeeded)}
-			}
-			s.log.WarnContext(ctx, "stored binlog position is gone from the server; taking a new snapshot", "position", from.String(), "err", err)
-			from, resnapshot = nil, true
+		if err == nil && ctx.Err() == nil {
+			err = errors.New("the binlog stream ended")
+		}
+		if !isPurged(err) {
 			return err
 		}
-		return err
-	})
-	return err
+		if s.opts.SnapshotMode != SnapshotWhenNeeded {
+			return &run.Permanent{Err: fmt.Errorf("the server no longer has binlog position %s (purged, or the server was reset): %w; "+
+				"to take a new snapshot, restart once with --reset.offsets, or run with --snapshot.mode=%s", from, err, SnapshotWhenNeeded)}
+		}
+		s.log.WarnContext(ctx, "stored binlog position is gone from the server; taking a new snapshot", "position", from.String(), "err", err)
+		from = nil
+	}
 }
 
 // checkServer verifies the server settings and privileges CDC needs, with

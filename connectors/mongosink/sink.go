@@ -148,6 +148,11 @@ type Options struct {
 	ReplaceOnly bool
 
 	Logger *slog.Logger
+	// OnWrite, when set, is told how writing to MongoDB goes: the error of
+	// every failed write attempt, and nil after the first successful one
+	// (and the first after failures). The service reports itself not
+	// ready while writes fail.
+	OnWrite func(err error)
 }
 
 // Sink copies the totals topic into the collection.
@@ -166,7 +171,15 @@ type Sink struct {
 	dirtySince time.Time
 	// known are keys this sink has written a document for (unless ReplaceOnly).
 	known map[string]struct{}
+	// writeOK: the last write outcome told to OnWrite was a success.
+	writeOK bool
+	// contact is when MongoDB last answered or was last asked (write or
+	// ping): an idle sink pings it every idlePing to keep OnWrite true.
+	contact time.Time
 }
+
+// idlePing is how often an idle sink checks that MongoDB answers.
+const idlePing = 10 * time.Second
 
 // New checks opts and fills in defaults.
 func New(opts Options) (*Sink, error) {
@@ -329,6 +342,9 @@ func (s *Sink) loop(ctx context.Context) error {
 		s.mu.Unlock()
 		if waiting == 0 {
 			s.cl.AllowRebalance()
+			if s.opts.OnWrite != nil && time.Since(s.contact) > idlePing {
+				s.ping(ctx)
+			}
 		}
 	}
 	return nil
@@ -397,6 +413,10 @@ func (s *Sink) flush(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		n, err := s.writeAndCommit(ctx)
+		if ctx.Err() == nil && (n > 0 || err != nil) {
+			s.contact = time.Now()
+			s.tell(err)
+		}
 		if err == nil {
 			if n > 0 {
 				s.log.DebugContext(ctx, "flushed", "changes", n, "took", time.Since(start))
@@ -418,6 +438,28 @@ func (s *Sink) flush(ctx context.Context) error {
 		}
 		wait = min(wait*2, s.opts.RetryBackoff.Max)
 	}
+}
+
+// ping asks MongoDB whether it answers, for OnWrite, while nothing is
+// written.
+func (s *Sink) ping(ctx context.Context) {
+	s.contact = time.Now()
+	pctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
+	defer cancel()
+	err := s.opts.Collection.Database().Client().Ping(pctx, nil)
+	if ctx.Err() == nil {
+		s.tell(err)
+	}
+}
+
+// tell reports a write outcome to OnWrite: every failure, and a success
+// after none or after failures.
+func (s *Sink) tell(err error) {
+	if s.opts.OnWrite == nil || (err == nil && s.writeOK) {
+		return
+	}
+	s.writeOK = err == nil
+	s.opts.OnWrite(err)
 }
 
 // writeAndCommit writes the waiting changes in commands of BatchSize,

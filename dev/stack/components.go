@@ -8,46 +8,79 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
 	"github.com/orderstream/pipeline/dev/monitor"
+	"github.com/orderstream/pipeline/kit/config"
 	"github.com/orderstream/pipeline/services"
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-// stack is every component of the pipeline, configured as its binary's
-// defaults would be, pointed at the dev infrastructure.
-type stack struct {
-	cdc      *services.CDC
-	producer *services.Producer
-	details  *services.Details
-	totals   *services.Totals
-	sink     *services.Sink
+// producerName is the service the stack starts last, once the CDC
+// snapshot is on the topics.
+const producerName = "orders-producer"
+
+// component is one service of the stack.
+type component struct {
+	name string
+	services.Component
 }
 
-func components(o Options, mongoURI string) stack {
-	s := stack{cdc: &services.CDC{}, producer: &services.Producer{}, details: &services.Details{}, totals: &services.Totals{}, sink: &services.Sink{}}
-	for _, c := range []services.Component{s.cdc, s.producer, s.details, s.totals, s.sink} {
+// stack is every service of services.Table, configured as its binary's
+// defaults would be, pointed at the dev infrastructure; the typed fields
+// are the ones the stack and its report need to reach.
+type stack struct {
+	components []component
+	cdc        *services.CDC
+	producer   *services.Producer
+	details    *services.Details
+	totals     *services.Totals
+	sink       *services.Sink
+}
+
+func newStack(o Options, mongoURI string) stack {
+	var s stack
+	for _, svc := range services.Table {
+		c := svc.New()
 		services.Defaults(c)
+		switch c := c.(type) {
+		case *services.CDC:
+			c.Options.DSN = o.MySQLDSN
+			// MariaDB and the dev Kafka are reset separately (make
+			// run-reset resets only the latter): re-snapshot when the
+			// stored position is gone.
+			c.Options.SnapshotMode = cdc.SnapshotWhenNeeded
+			c.Options.OffsetFlushInterval = time.Second
+			s.cdc = c
+		case *services.Producer:
+			c.DSN = o.MySQLDSN
+			c.Options.Rate = o.Rate
+			c.Options.Count = o.Orders
+			s.producer = c
+		case *services.Details:
+			c.RetryDelay = 2 * time.Second
+			s.details = c
+		case *services.Totals:
+			s.totals = c
+		case *services.Sink:
+			c.URI = mongoURI
+			s.sink = c
+		}
+		s.components = append(s.components, component{svc.Name, c})
 	}
-	s.cdc.Options.DSN = o.MySQLDSN
-	// MariaDB and the dev Kafka are reset separately (make run-reset resets
-	// only the latter): re-snapshot when the stored position is gone.
-	s.cdc.Options.SnapshotMode = cdc.SnapshotWhenNeeded
-	s.cdc.Options.OffsetFlushInterval = time.Second
-	s.producer.DSN = o.MySQLDSN
-	s.producer.Options.Rate = o.Rate
-	s.producer.Options.Count = o.Orders
-	s.details.RetryDelay = 2 * time.Second
-	s.sink.URI = mongoURI
 	return s
 }
 
 // groups are the consumer groups whose lag the progress line shows.
 func (s stack) groups() []string {
-	return append(append(s.details.Groups(), s.totals.Groups()...), s.sink.Groups()...)
+	var out []string
+	for _, c := range s.components {
+		out = append(out, c.Groups()...)
+	}
+	return out
 }
 
 // deadLetterTopics are every dead-letter topic of the run.
@@ -92,8 +125,8 @@ func awaitCatalog(ctx context.Context, cl *kgo.Client, s stack, timeout time.Dur
 }
 
 // tableViews runs views of the customers and products tables for the web
-// monitor's query page.
-func tableViews(ctx context.Context, env *frame.Env, web *monitor.Server, s stack) error {
+// monitor's query page, in g.
+func tableViews(ctx context.Context, g *errgroup.Group, env *frame.Env, web *monitor.Server, s stack) error {
 	k := env.Flags.Kafka
 	cust, err := codecs.NewAvro[avro.Customer](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Customers)), avro.CustomerSchema)
 	if err != nil {
@@ -110,19 +143,23 @@ func tableViews(ctx context.Context, env *frame.Env, web *monitor.Server, s stac
 		"customers": {s.details.Topics.Customers, codecs.NewLenient(cust)},
 		"products":  {s.details.Topics.Products, codecs.NewLenient(prod)},
 	} {
-		view, err := goka.NewView(k.Brokers(), v.table, v.codec, k.ViewOptions(env.Sarama, env.Log)...)
+		clients := new(config.Clients)
+		view, err := goka.NewView(k.Brokers(), v.table, v.codec, k.ViewOptions(env.Sarama, env.Log, clients)...)
 		if err != nil {
+			_ = clients.Close()
 			return fmt.Errorf("view of %s: %w", v.table, err)
 		}
 		web.AttachView(view)
 		if err := web.AttachSource(name, view.Get); err != nil {
 			return err
 		}
-		go func() {
+		g.Go(func() error {
+			defer clients.Close()
 			if err := view.Run(ctx); err != nil && ctx.Err() == nil {
 				env.Log.Warn("monitor view stopped", "table", string(v.table), "err", err)
 			}
-		}()
+			return nil
+		})
 	}
 	return nil
 }

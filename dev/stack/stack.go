@@ -9,6 +9,7 @@ package stack
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/dev/monitor"
@@ -60,9 +62,16 @@ type Endpoints struct {
 	MonitorURL  string
 }
 
+// errBoundedRunDone ends a bounded run: every order is in MongoDB.
+var errBoundedRunDone = errors.New("bounded run done")
+
 // Run starts everything and runs until ctx ends (or, with Orders, until the
-// orders are in MongoDB).
-func Run(ctx context.Context, o Options) error {
+// orders are in MongoDB). Its lifecycle is one errgroup: the resources are
+// opened, the components started in the group; on any exit (ctx ends, the
+// bounded run is done, a component fails for good) the group's context is
+// cancelled, every goroutine is waited for, and only then are the
+// resources closed, in reverse order.
+func Run(ctx context.Context, o Options) (err error) {
 	log, err := o.Log.Logger("pipeline")
 	if err != nil {
 		return err
@@ -78,8 +87,8 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var res closers
+	defer res.close() // after the group is waited for, below
 
 	// Kafka, persisted under the data dir, with a retention bound.
 	_, port, err := net.SplitHostPort(o.KafkaAddr)
@@ -102,25 +111,25 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("starting Kafka on %s with data in %s: %w", o.KafkaAddr, filepath.Join(o.DataDir, "kafka"), err)
 	}
-	defer cluster.Close()
+	res.add(cluster.Close)
 	brokers := cluster.ListenAddrs()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	res.add(cl.Close)
 
 	reg, err := schemaregistry.Start(ctx, o.RegistryAddr, cl, schemaregistry.DefaultTopic, log.With("component", "schema-registry"))
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
+	res.add(func() { _ = reg.Close() })
 
 	mongo, err := mongoserver.Start(ctx, mongoserver.Options{Dir: filepath.Join(o.DataDir, "mongo"), Addr: o.MongoAddr, Logger: config.MinLevel(log.With("component", "mongodb"), slog.LevelError)})
 	if err != nil {
 		return err
 	}
-	defer mongo.Close()
+	res.add(func() { _ = mongo.Close() })
 
 	// One environment for all components, as their binaries would get it
 	// from flags.
@@ -129,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 			CompressionType: "lz4", Linger: 5 * time.Millisecond, SessionTimeout: 10 * time.Second,
 			ReplicationFactor: 1, Partitions: 6, CreateTopics: true},
 		Registry: config.Registry{URL: reg.URL(), AutoRegister: true}}
-	env, err := flags.Setup()
+	env, err := flags.SetupWith(log)
 	if err != nil {
 		return err
 	}
@@ -143,77 +152,100 @@ func Run(ctx context.Context, o Options) error {
 			_ = web.AttachSource("totals", p.Get)
 		}
 	}
-
-	c := components(o, mongo.URI())
+	s := newStack(o, mongo.URI())
 	counts := newCounters()
-	c.producer.Stats = counts.producerDone
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	start := func(name string, comp services.Component) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := comp.Run(ctx, env.With(name)); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	start("cdc-source", c.cdc)
-	start("orders-details", c.details)
-	start("orders-totals-by-customer", c.totals)
-	start("mongo-sink", c.sink)
+	s.producer.Stats = counts.producerDone
 
 	// The monitor's server also serves the process's /metrics and health.
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", env.Handler())
 	mux.Handle("/healthz", env.Handler())
+	mux.Handle("/readyz", env.Handler())
 	mux.Handle("/", web)
-	monitorAddr, stopWeb, err := serve(o.MonitorAddr, mux)
+	ln, err := net.Listen("tcp", o.MonitorAddr)
 	if err != nil {
-		return err
+		return fmt.Errorf("web monitor on %s: %w", o.MonitorAddr, err)
 	}
-	defer stopWeb()
-	ends := Endpoints{Brokers: brokers, RegistryURL: reg.URL(), MongoURI: mongo.URI(), MonitorURL: "http://" + monitorAddr}
+	ends := Endpoints{Brokers: brokers, RegistryURL: reg.URL(), MongoURI: mongo.URI(), MonitorURL: "http://" + ln.Addr().String()}
+	report := newReporter(o, cl, mongo.URI(), s, counts, log)
+	res.add(report.close)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveUntil(gctx, ln, mux) })
+	start := func(name string, c services.Component) {
+		g.Go(func() error { return services.RunComponent(gctx, env, name, c) })
+	}
+	for _, c := range s.components {
+		if c.name != producerName {
+			start(c.name, c.Component)
+		}
+	}
 	fmt.Fprintf(o.Out, "pipeline running: Kafka %s, schema registry %s, MongoDB %s, MySQL %s\nweb monitor: %s/ (monitor, query: customers, products, totals; /metrics)\n",
 		brokers[0], reg.URL(), mongo.URI(), redactDSN(o.MySQLDSN), ends.MonitorURL)
 
-	// The producer waits for the CDC snapshot: orders for customers the
-	// lookup tables do not have yet would only be retried.
-	if err := awaitCatalog(ctx, cl, c, 2*time.Minute); err != nil {
-		return err
-	}
-	if err := tableViews(ctx, env, web, c); err != nil {
-		return err
-	}
-	report := newReporter(o, cl, mongo.URI(), c, counts, log)
-	defer report.close()
-	start("orders-producer", c.producer)
-	ticker := time.NewTicker(o.Progress)
-	defer ticker.Stop()
-	startTime := time.Now()
-	for {
-		select {
-		case err := <-errs:
-			cancel()
-			wg.Wait()
+	g.Go(func() error {
+		// The producer waits for the CDC snapshot: orders for customers
+		// the lookup tables do not have yet would only be retried.
+		if err := awaitCatalog(gctx, cl, s, 2*time.Minute); err != nil {
 			return err
-		case <-ctx.Done():
-			wg.Wait()
-			return nil
-		case <-ticker.C:
-			st := report.line(ctx)
+		}
+		if err := tableViews(gctx, g, env, web, s); err != nil {
+			return err
+		}
+		start(producerName, s.producer)
+		ticker := time.NewTicker(o.Progress)
+		defer ticker.Stop()
+		startTime := time.Now()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-ticker.C:
+			}
+			st := report.line(gctx)
 			if o.Orders > 0 && st.done(o.Orders) {
-				report.summary(ctx, startTime, st)
-				var err error
+				report.summary(gctx, startTime, st)
 				if o.Check != nil {
-					err = o.Check(ctx, ends)
+					if err := o.Check(gctx, ends); err != nil {
+						return err
+					}
 				}
-				cancel()
-				wg.Wait()
-				return err
+				return errBoundedRunDone
 			}
 		}
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, errBoundedRunDone) && ctx.Err() == nil {
+		return err
 	}
+	return nil
+}
+
+// closers closes resources in the reverse order of opening.
+type closers []func()
+
+func (c *closers) add(f func()) { *c = append(*c, f) }
+
+func (c *closers) close() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
+}
+
+// serveUntil serves h on ln until ctx ends, then shuts the server down.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web monitor: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	<-errc
+	return nil
 }
 
 // writable checks the data dir can hold the run's data.
@@ -250,18 +282,4 @@ func portFree(addr string) error {
 		return fmt.Errorf("%s is taken (%w): stop what listens there or choose another address", addr, err)
 	}
 	return ln.Close()
-}
-
-func serve(addr string, h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("web monitor on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }

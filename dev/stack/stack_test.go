@@ -3,6 +3,8 @@ package stack
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -18,6 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.uber.org/goleak"
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
@@ -36,6 +40,7 @@ func TestBoundedRunTwice(t *testing.T) {
 	}
 	dsn := testkit.MySQL(t)
 	dir := t.TempDir()
+	before := append(leakAllowed, goleak.IgnoreCurrent())
 	for run, orders := range []int64{3000, 2000} {
 		var out bytes.Buffer
 		checked := false
@@ -54,6 +59,9 @@ func TestBoundedRunTwice(t *testing.T) {
 		})
 		require.NoError(t, err, out.String())
 		require.True(t, checked, "the run ended without reaching its orders:\n%s", out.String())
+		// Everything the run started is gone: the next run has the data
+		// dir to itself.
+		require.NoError(t, goleak.Find(before...), "goroutines left by run %d", run+1)
 		assert.Contains(t, out.String(), "orders produced and totalled")
 		assert.Contains(t, out.String(), "rank")
 	}
@@ -151,4 +159,48 @@ func TestClearErrorsBeforeStarting(t *testing.T) {
 	defer taken.Close()
 	o.RegistryAddr = taken.Addr().String()
 	require.ErrorContains(t, Run(context.Background(), o), "schema registry: "+taken.Addr().String()+" is taken")
+}
+
+// TestAFailingComponentStopsTheStackWithNothingLeft: when a component
+// fails for good (here the CDC source, whose user lacks the replication
+// privileges), Run returns its error, and every goroutine it started is
+// gone: nothing keeps restart-looping against closed servers.
+func TestAFailingComponentStopsTheStackWithNothingLeft(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack")
+	}
+	dsn := testkit.MySQL(t)
+	root, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	defer root.Close()
+	user := fmt.Sprintf("nocdc_%d", time.Now().UnixNano()%1e6)
+	_, err = root.Exec("CREATE USER '" + user + "'@'%' IDENTIFIED BY 'pw'")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = root.Exec("DROP USER '" + user + "'@'%'") })
+	_, err = root.Exec("GRANT SELECT ON shop.* TO '" + user + "'@'%'")
+	require.NoError(t, err)
+	cfg, err := mysql.ParseDSN(dsn)
+	require.NoError(t, err)
+	cfg.User, cfg.Passwd = user, "pw"
+
+	defer goleak.VerifyNone(t, append(leakAllowed, goleak.IgnoreCurrent())...)
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err = Run(ctx, Options{
+		DataDir: t.TempDir(), MySQLDSN: cfg.FormatDSN(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", MongoAddr: "127.0.0.1:0",
+		MonitorAddr: "127.0.0.1:0", Rate: 10, Retention: time.Hour, RetentionMB: 64, Progress: time.Second,
+		Log: config.Log{Level: "error", Format: "text"}, Out: &out,
+	})
+	require.ErrorContains(t, err, "cdc-source")
+	require.ErrorContains(t, err, "lacks a privilege CDC needs")
+	require.NoError(t, ctx.Err(), "Run returned on the failure, not at the test's deadline")
+}
+
+// leakAllowed are goroutines libraries start once per process and keep by
+// design; they are not the stack's.
+var leakAllowed = []goleak.Option{
+	// sarama's metrics library ticks every meter from one goroutine it
+	// starts with the first meter and never stops.
+	goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
 }

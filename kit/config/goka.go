@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"sync"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
@@ -11,12 +13,86 @@ import (
 	"github.com/orderstream/pipeline/kit/murmur2"
 )
 
+// Clients are the Kafka clients Goka built for one processor or view, to
+// be closed when it is done. Goka's View (and so every Lookup table of a
+// processor) never closes the consumer and the topic manager it creates in
+// NewView (goka v1.1.16, view.go: close() closes only the partitions):
+// without this, each start of a processor with Lookup tables leaves sarama
+// clients behind, refreshing metadata against brokers forever. Clients
+// closes each one once, however often Goka closes it too.
+type Clients struct {
+	mu      sync.Mutex
+	closers []func() error
+}
+
+// Close closes every client built so far.
+func (c *Clients) Close() error {
+	c.mu.Lock()
+	closers := c.closers
+	c.closers = nil
+	c.mu.Unlock()
+	var errs []error
+	for _, f := range closers {
+		errs = append(errs, f())
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Clients) add(f func() error) func() error {
+	var once sync.Once
+	var err error
+	closeOnce := func() error {
+		once.Do(func() { err = f() })
+		return err
+	}
+	c.mu.Lock()
+	c.closers = append(c.closers, closeOnce)
+	c.mu.Unlock()
+	return closeOnce
+}
+
+type trackedConsumer struct {
+	sarama.Consumer
+	close func() error
+}
+
+func (t trackedConsumer) Close() error { return t.close() }
+
+type trackedTopicManager struct {
+	goka.TopicManager
+	close func() error
+}
+
+func (t trackedTopicManager) Close() error { return t.close() }
+
+func (c *Clients) consumer(b goka.SaramaConsumerBuilder) goka.SaramaConsumerBuilder {
+	return func(brokers []string, clientID string) (sarama.Consumer, error) {
+		cons, err := b(brokers, clientID)
+		if err != nil {
+			return nil, err
+		}
+		return trackedConsumer{cons, c.add(cons.Close)}, nil
+	}
+}
+
+func (c *Clients) topicManager(b goka.TopicManagerBuilder) goka.TopicManagerBuilder {
+	return func(brokers []string) (goka.TopicManager, error) {
+		tm, err := b(brokers)
+		if err != nil {
+			return nil, err
+		}
+		return trackedTopicManager{tm, c.add(tm.Close)}, nil
+	}
+}
+
 // ProcessorOptions are the Goka options every processor of ours runs with:
 // our sarama configuration, murmur2 partitioning (also for its Lookup
 // views), null values handed to the callback instead of dropped, and local
 // state in memory (rebuilt from the table topics at start) or, with
-// stateDir, in LevelDB under stateDir/<group>.
-func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir string, log *slog.Logger) []goka.ProcessorOption {
+// stateDir, in LevelDB under stateDir/<group>. The consumers and topic
+// managers Goka builds are tracked in clients: close it once the processor
+// has stopped.
+func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir string, log *slog.Logger, clients *Clients) []goka.ProcessorOption {
 	st := storage.MemoryBuilder()
 	if stateDir != "" {
 		st = storage.DefaultBuilder(filepath.Join(stateDir, string(group)))
@@ -25,9 +101,9 @@ func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir 
 		goka.WithClientID(k.ClientID + "-" + string(group)),
 		goka.WithHasher(murmur2.Hasher),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(clone(cfg))),
-		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(clone(cfg))),
+		goka.WithConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(clone(cfg))),
-		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager())),
+		goka.WithTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
 		goka.WithStorageBuilder(st),
 		goka.WithNilHandling(goka.NilProcess),
 		goka.WithLogger(GokaLogger(log.With("component", "goka", "group", string(group)), slog.LevelDebug)),
@@ -52,13 +128,14 @@ func clone(cfg *sarama.Config) *sarama.Config {
 	return &c
 }
 
-// ViewOptions are the Goka options of a view of ours (in memory, murmur2).
-func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger) []goka.ViewOption {
+// ViewOptions are the Goka options of a view of ours (in memory, murmur2);
+// close clients once the view has stopped (see Clients).
+func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clients) []goka.ViewOption {
 	return []goka.ViewOption{
 		goka.WithViewClientID(k.ClientID + "-view"),
 		goka.WithViewHasher(murmur2.Hasher),
-		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(clone(cfg))),
-		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager())),
+		goka.WithViewConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
+		goka.WithViewTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
 		goka.WithViewLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
 	}

@@ -1,6 +1,8 @@
-// Package run holds what every binary's main does around its work: stop on
+// Package run holds what every binary does around its work: stop on
 // SIGINT/SIGTERM, and restart a failed component with backoff instead of
-// exiting, for failures that time can heal (broker or registry down).
+// exiting, for failures that time can heal (broker, registry or database
+// down). Restart is the one restart loop of the pipeline: libraries return
+// their errors, and the service frame (services/frame) restarts them here.
 package run
 
 import (
@@ -34,33 +36,44 @@ type Backoff struct {
 // DefaultBackoff waits 1 s, doubling up to 30 s.
 var DefaultBackoff = Backoff{Min: time.Second, Max: 30 * time.Second, Healthy: time.Minute}
 
-// Forever runs fn until ctx is cancelled, restarting it with backoff when it
-// returns an error. It returns nil once ctx is cancelled, or the first
-// *Permanent error.
-func Forever(ctx context.Context, log *slog.Logger, name string, b Backoff, fn func(context.Context) error) error {
+// Restart runs fn, and runs it again with backoff each time it returns an
+// error, until fn returns nil (its work is done), returns a *Permanent
+// error (returned as is), or ctx ends. Once ctx has ended it returns fn's
+// last error unless that is only the cancellation itself: an error while
+// stopping (a last flush that failed) is worth an exit status. onFailure,
+// when not nil, is told of each failure and the wait before the next run,
+// before the wait starts.
+func Restart(ctx context.Context, log *slog.Logger, name string, b Backoff, fn func(context.Context) error, onFailure func(err error, wait time.Duration)) error {
 	wait := b.Min
 	for {
 		start := time.Now()
 		err := fn(ctx)
 		if ctx.Err() != nil {
+			if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return nil
+			}
+			return err
+		}
+		if err == nil {
 			return nil
 		}
 		var perm *Permanent
 		if errors.As(err, &perm) {
 			return err
 		}
-		if time.Since(start) > b.Healthy {
+		if b.Healthy > 0 && time.Since(start) > b.Healthy {
 			wait = b.Min
 		}
-		if err == nil {
-			log.WarnContext(ctx, "stopped without error; restarting", "component", name, "in", wait)
-		} else {
-			log.ErrorContext(ctx, "failed; restarting", "component", name, "err", err, "in", wait)
+		log.ErrorContext(ctx, "failed; restarting", "component", name, "err", err, "in", wait)
+		if onFailure != nil {
+			onFailure(err, wait)
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
-		case <-time.After(wait):
+		case <-t.C:
 		}
 		wait = min(wait*2, b.Max)
 	}

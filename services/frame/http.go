@@ -2,11 +2,12 @@ package frame
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,39 +17,49 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// DefaultHTTPAddr is where each service serves /metrics, /healthz and
-// /readyz unless --http.addr says otherwise: one port per service, so that
-// all of them can run on one machine.
-var DefaultHTTPAddr = map[string]string{
-	"orders-producer":           "127.0.0.1:9401",
-	"orders-details":            "127.0.0.1:9402",
-	"orders-totals-by-customer": "127.0.0.1:9403",
-	"cdc-source":                "127.0.0.1:9404",
-	"mongo-sink":                "127.0.0.1:9405",
-}
-
-// ready is set while the service does its work (processors running, source
-// streaming, sink consuming): what /readyz reports.
-type ready struct{ v atomic.Bool }
-
-// SetReady marks the service ready or not.
-func (e *Env) SetReady(ok bool) { e.ready.v.Store(ok) }
-
 // Handler serves /metrics (Prometheus), /healthz (the process answers) and
-// /readyz (200 once the service does its work, 503 before and while a
-// failed component restarts).
+// /readyz: 200 while every component of the process does its work, 503
+// before, and whenever one cannot (a failed component waiting to restart,
+// a database that does not answer), with one line per component saying
+// why; JSON with ?format=json or Accept: application/json.
 func (e *Env) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !e.ready.v.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	mux.Handle("/readyz", e.health)
 	return mux
+}
+
+// ServeHTTP answers /readyz for h.
+func (h *Health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ready, parts := h.Ready(), h.Parts()
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(struct {
+			Ready      bool         `json:"ready"`
+			Components []PartStatus `json:"components"`
+		}{ready, parts})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	if ready {
+		fmt.Fprintln(w, "ready")
+	} else {
+		fmt.Fprintln(w, "not ready")
+	}
+	for _, p := range parts {
+		if p.Ready {
+			fmt.Fprintf(w, "%s: ready since %s\n", p.Name, p.Since.UTC().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(w, "%s: not ready since %s: %s\n", p.Name, p.Since.UTC().Format(time.RFC3339), p.Reason)
+		}
+	}
 }
 
 // ServeHTTP serves Handler on --http.addr until ctx ends. A taken port is

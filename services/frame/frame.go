@@ -1,6 +1,10 @@
-// Package service is the frame of every binary: the shared flags (Kafka,
-// schema registry, logging), the clients they configure, and running Goka
-// processors until SIGINT/SIGTERM, restarting one that fails.
+// Package frame is what every service of the pipeline runs in: the flags it
+// shares with the others (Kafka, schema registry, logging, HTTP), the
+// clients they configure, the one loop that restarts a failed component
+// with backoff and owns its readiness, and the HTTP endpoints (/metrics,
+// /healthz, /readyz) that report on it. The services (package services)
+// are built on it; the libraries below (processors, connectors, producer)
+// know nothing of it.
 package frame
 
 import (
@@ -10,15 +14,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
-	"sync"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/kit/config"
-	"github.com/orderstream/pipeline/kit/run"
 	"github.com/orderstream/pipeline/kit/topics"
 )
 
@@ -31,15 +32,16 @@ type Flags struct {
 	HTTPAddr string
 }
 
-// NewFlags registers the shared flags on a new FlagSet named name.
-func NewFlags(name, about string) (*Flags, *flag.FlagSet) {
+// NewFlags registers the shared flags on a new FlagSet named name, with
+// httpAddr as the default of --http.addr.
+func NewFlags(name, about, httpAddr string) (*Flags, *flag.FlagSet) {
 	f := &Flags{Name: name}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = config.Usage(fs, about)
 	f.Kafka.RegisterFlags(fs, name)
 	f.Registry.RegisterFlags(fs)
 	f.Log.RegisterFlags(fs)
-	fs.StringVar(&f.HTTPAddr, "http.addr", DefaultHTTPAddr[name], "where to serve /metrics, /healthz and /readyz (off: nowhere)")
+	fs.StringVar(&f.HTTPAddr, "http.addr", httpAddr, "where to serve /metrics, /healthz and /readyz (off: nowhere)")
 	return f, fs
 }
 
@@ -52,13 +54,8 @@ type Env struct {
 	// OnProcessor, when set, sees every processor RunProcessors creates
 	// (the web monitor attaches them).
 	OnProcessor func(*goka.Processor)
-	ready       ready
-}
-
-// With returns an environment for one component of a process running
-// several: the same clients, its own logger attribute and readiness.
-func (e *Env) With(component string) *Env {
-	return &Env{Flags: e.Flags, Log: e.Log.With("component", component), Sarama: e.Sarama, Registry: e.Registry, OnProcessor: e.OnProcessor}
+	health      *Health
+	part        string // this component's name in health
 }
 
 // Setup builds the logger and clients.
@@ -67,6 +64,12 @@ func (f *Flags) Setup() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.SetupWith(log)
+}
+
+// SetupWith builds the clients, logging to log: for components sharing a
+// process whose logger is already set up.
+func (f *Flags) SetupWith(log *slog.Logger) (*Env, error) {
 	cfg, err := f.Kafka.Sarama()
 	if err != nil {
 		return nil, err
@@ -76,7 +79,18 @@ func (f *Flags) Setup() (*Env, error) {
 		return nil, err
 	}
 	reg := codecs.NewRegistry(cl, codecs.WithAutoRegister(f.Registry.AutoRegister))
-	return &Env{Flags: f, Log: log, Sarama: cfg, Registry: reg}, nil
+	return &Env{Flags: f, Log: log, Sarama: cfg, Registry: reg, health: NewHealth(), part: f.Name}, nil
+}
+
+// Health is the readiness of every component this environment reports on.
+func (e *Env) Health() *Health { return e.health }
+
+// WithHealth makes the environment report into h (shared by the components
+// of one process) instead of its own.
+func (e *Env) WithHealth(h *Health) *Env {
+	c := *e
+	c.health = h
+	return &c
 }
 
 // EnsureTopics creates missing topics (with --create.topics) and checks
@@ -89,70 +103,6 @@ func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartition
 	defer admin.Close()
 	k := e.Flags.Kafka
 	return topics.Ensure(ctx, admin, specs, int32(k.Partitions), int16(k.ReplicationFactor), k.CreateTopics, copartitioned...)
-}
-
-// Retry runs fn until it succeeds or ctx ends, with backoff: for start-up
-// steps that need Kafka or the registry to be reachable.
-func (e *Env) Retry(ctx context.Context, what string, fn func(context.Context) error) error {
-	var done bool
-	err := run.Forever(ctx, e.Log, what, run.DefaultBackoff, func(ctx context.Context) error {
-		if err := fn(ctx); err != nil {
-			return err
-		}
-		done = true
-		return &run.Permanent{Err: errDone}
-	})
-	if done {
-		return nil
-	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	return err
-}
-
-var errDone = errors.New("done")
-
-// RunProcessors runs one Goka processor per graph until ctx ends,
-// restarting any that fails (after a broker outage, say) with backoff.
-func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*goka.GroupGraph) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	running := make([]bool, len(graphs))
-	setRunning := func(i int, ok bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		running[i] = ok
-		e.SetReady(!slices.Contains(running, false))
-	}
-	errs := make([]error, len(graphs))
-	for i, g := range graphs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			log := e.Log.With("group", string(g.Group()))
-			errs[i] = run.Forever(ctx, log, string(g.Group()), run.DefaultBackoff, func(ctx context.Context) error {
-				p, err := goka.NewProcessor(e.Flags.Kafka.Brokers(), g, e.Flags.Kafka.ProcessorOptions(e.Sarama, g.Group(), stateDir, e.Log)...)
-				if err != nil {
-					return fmt.Errorf("creating processor %s: %w", g.Group(), err)
-				}
-				if e.OnProcessor != nil {
-					e.OnProcessor(p)
-				}
-				go func() {
-					if p.WaitForReadyContext(ctx) == nil {
-						log.InfoContext(ctx, "processor running")
-						setRunning(i, true)
-					}
-				}()
-				err = p.Run(ctx)
-				setRunning(i, false)
-				return err
-			})
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // Parse parses args, then the environment (see package config).
