@@ -9,4 +9,6 @@ import (
 	"github.com/orderstream/pipeline/services/frame"
 )
 
-func main() { frame.Exit("orders-totals-by-customer", services.Main("orders-totals-by-customer", os.Args[1:])) }
+func main() {
+	frame.Exit("orders-totals-by-customer", services.Main("orders-totals-by-customer", os.Args[1:]))
+}
