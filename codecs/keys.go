@@ -5,13 +5,12 @@ import (
 	"strconv"
 )
 
-// Every topic of the pipeline is keyed by a row id written as a decimal
-// string ("42"): what Kafka Connect's StringConverter makes of the id that
-// the ValueToKey + ExtractField$Key SMTs extract, what Goka's string keys
-// are, and the bytes murmur2 partitions on. One key format everywhere is what
-// lets a Lookup find the row the CDC source wrote.
-
-// Key formats a row id as a record key.
+// Key formats a row id as a record key. Every topic of the pipeline is
+// keyed by a row id written as a decimal string ("42"): what Kafka Connect's
+// StringConverter makes of the id that the ValueToKey + ExtractField$Key
+// SMTs extract, what Goka's string keys are, and the bytes murmur2
+// partitions on. One key format everywhere is what lets a Lookup find the
+// row the CDC source wrote.
 func Key(id int64) string { return strconv.FormatInt(id, 10) }
 
 // ParseKey parses a record key written by Key.

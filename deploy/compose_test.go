@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -35,6 +36,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 const (
@@ -49,14 +52,19 @@ const (
 	goConnectorsProfile = "go-connectors"
 )
 
-// The Go services compose must run, and the profile each is in ("" = default).
-var goServices = map[string]string{
-	"orders-producer":           "",
-	"orders-details":            "",
-	"orders-totals-by-customer": "",
-	"cdc-source":                goConnectorsProfile,
-	"mongo-sink":                goConnectorsProfile,
-}
+// The Go services compose must run, every row of services.Table, and the
+// profile each is in ("" = default): a connector with a Kafka Connect
+// counterpart runs only instead of it, under the go-connectors profile.
+var goServices = func() map[string]string {
+	out := map[string]string{}
+	for _, s := range services.Table {
+		out[s.Name] = ""
+		if s.Replaces != "" {
+			out[s.Name] = goConnectorsProfile
+		}
+	}
+	return out
+}()
 
 // ---------------------------------------------------------------------------
 // The compose model: the subset of the Compose specification this file uses.
@@ -905,90 +913,32 @@ type flagInfo struct {
 	name, env, typ, def string
 }
 
-var (
-	buildOnce sync.Once
-	builtDir  string
-	buildErr  error
-)
-
-// binaries builds the commands of goServices once, into a temporary directory.
-func binaries(t *testing.T) string {
+// flagsOf returns the flags of the service's binary by environment
+// variable: the flag set services.Main parses, read in process.
+func flagsOf(t *testing.T, name string) map[string]flagInfo {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "deploy-test-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtDir = dir
-		args := []string{"build", "-o", dir + string(os.PathSeparator)}
-		for _, name := range sortedKeys(goServices) {
-			args = append(args, "./cmd/"+name)
-		}
-		cmd := exec.Command("go", args...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	svc, ok := services.Lookup(name)
+	if !ok {
+		t.Fatalf("no service %q in services.Table", name)
 	}
-	return builtDir
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
-	os.Exit(code)
-}
-
-var (
-	flagLine    = regexp.MustCompile(`^\s+--(\S+)\s+(?:(\S+)\s+)?\[([A-Z0-9_]+)\]\s*$`)
-	flagDefault = regexp.MustCompile(`\(default "((?:[^"\\]|\\.)*)"\)\s*$`)
-)
-
-// flagsOf runs `bin --help` and returns its flags by environment variable.
-func flagsOf(t *testing.T, bin string) map[string]flagInfo {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(binaries(t), bin), "--help")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s --help: %v\n%s", bin, err, out)
-	}
+	_, fs := frame.NewFlags(svc.Name, svc.About, svc.HTTPAddr)
+	svc.New().RegisterFlags(fs)
 	flags := map[string]flagInfo{}
-	var last *flagInfo
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if m := flagLine.FindStringSubmatch(line); m != nil {
-			f := flagInfo{name: m[1], typ: m[2], env: m[3]}
-			if want := config.EnvName(f.name); want != f.env {
-				t.Errorf("%s --help shows --%s with env %s, but config.EnvName gives %s", bin, f.name, f.env, want)
-			}
-			flags[f.env] = f
-			last = &f
-			continue
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, _ := flag.UnquoteUsage(f)
+		def := f.DefValue // what --help shows as the default: not "", false or 0
+		if def == "false" || def == "0" {
+			def = ""
 		}
-		if last != nil {
-			if m := flagDefault.FindStringSubmatch(line); m != nil {
-				d, err := strconv.Unquote(`"` + m[1] + `"`)
-				if err != nil {
-					d = m[1]
-				}
-				last.def = d
-				flags[last.env] = *last
-			}
+		if m := flagDefault.FindStringSubmatch(f.Usage); m != nil && def == "" {
+			def, _ = strconv.Unquote(`"` + m[1] + `"`) // topic flags name their default in the usage
 		}
-	}
-	if len(flags) < 5 || flags["BOOTSTRAP_SERVERS"].name == "" || flags["HTTP_ADDR"].name == "" {
-		t.Fatalf("%s --help: could not read its flags (got %d) from:\n%s", bin, len(flags), out)
-	}
+		flags[config.EnvName(f.Name)] = flagInfo{name: f.Name, env: config.EnvName(f.Name), typ: typ, def: def}
+	})
 	return flags
 }
+
+var flagDefault = regexp.MustCompile(`\(default "((?:[^"\\]|\\.)*)"\)\s*$`)
 
 func TestGoServices(t *testing.T) {
 	c := load(t)

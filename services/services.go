@@ -39,6 +39,10 @@ type Service struct {
 	About    string // one line for --help
 	HTTPAddr string // default --http.addr: one port each, so all run on one machine
 	New      func() Component
+	// Replaces is the Kafka Connect connector a Go connector stands for
+	// ("" for the processors and the producer): either runs, not both
+	// (docker-compose runs the Go one under the go-connectors profile).
+	Replaces string
 }
 
 // Table is every service of the pipeline, in the order of the flow.
@@ -46,15 +50,15 @@ type Service struct {
 // (ARCHITECTURE.md, "Adding a processor or a connector").
 var Table = []Service{
 	{"cdc-source", "cdc-source: captures shop.customers and shop.products from the MySQL binlog into Kafka (Avro, masked, keyed by id).",
-		"127.0.0.1:9404", func() Component { return &CDC{} }},
+		"127.0.0.1:9404", func() Component { return &CDC{} }, "Debezium MySQL/MariaDB source"},
 	{"orders-producer", "orders-producer: produces random orders for the customers and products in MySQL.",
-		"127.0.0.1:9401", func() Component { return &Producer{} }},
+		"127.0.0.1:9401", func() Component { return &Producer{} }, ""},
 	{"orders-details", "orders-details: joins each order with its customer and product (Goka Lookup tables) and writes order-details.",
-		"127.0.0.1:9402", func() Component { return &Details{} }},
+		"127.0.0.1:9402", func() Component { return &Details{} }, ""},
 	{"orders-totals-by-customer", "orders-totals-by-customer: keeps each customer's exact running total (Goka group table) and publishes customer-totals.",
-		"127.0.0.1:9403", func() Component { return &Totals{} }},
+		"127.0.0.1:9403", func() Component { return &Totals{} }, ""},
 	{"mongo-sink", "mongo-sink: writes customer-totals to MongoDB, one document per customer (_id = key).",
-		"127.0.0.1:9405", func() Component { return &Sink{} }},
+		"127.0.0.1:9405", func() Component { return &Sink{} }, "MongoDB sink connector (MongoSinkConnector)"},
 }
 
 // Lookup returns the table row of the service called name.

@@ -1,3 +1,11 @@
+// Package murmur2 partitions keys as Kafka's Java client does. Kafka's Java
+// client, Kafka Connect, Debezium and Confluent Cloud connectors place a
+// keyed record in partition toPositive(murmur2(key)) % partitions. Goka and
+// sarama default to FNV-1a, which places keys elsewhere: a Goka Lookup then
+// reads the wrong partition of a table written by a Java producer and finds
+// nothing. Every producer, processor, view and emitter of ours uses the
+// functions here instead (franz-go, which the connectors use, partitions
+// like Java by default).
 package murmur2
 
 import (
@@ -6,13 +14,6 @@ import (
 
 	"github.com/IBM/sarama"
 )
-
-// Kafka's Java client, Kafka Connect, Debezium and Confluent Cloud connectors
-// place a keyed record in partition toPositive(murmur2(key)) % partitions.
-// Goka and sarama default to FNV-1a, which places keys elsewhere: a Goka
-// Lookup then reads the wrong partition of a table written by a Java producer
-// and finds nothing. Every producer, processor, view and emitter of ours uses
-// the functions below instead.
 
 const (
 	murmur2Seed = 0x9747b28c
