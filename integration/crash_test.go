@@ -93,9 +93,7 @@ func (s *process) stop() {
 // then (separately) orders-details, mid-stream while orders keep coming,
 // restarts them, and checks that every total equals the sum of the orders.
 func TestCrashedProcessorsKeepTotalsExact(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test")
-	}
+	testkit.Slow(t, "a crash test")
 	db := openShop(t)
 	for _, victim := range []string{"orders-totals-by-customer", "orders-details"} {
 		t.Run(victim, func(t *testing.T) {
@@ -116,11 +114,7 @@ func TestCrashedProcessorsKeepTotalsExact(t *testing.T) {
 				details.start()
 				totals.start()
 				// More orders keep arriving while the victim is killed.
-				produced := make(chan struct{})
-				go func() {
-					defer close(produced)
-					p.produce(ctx, db, catalog, 30_000, 2_000)
-				}()
+				produced := p.produceAsync(ctx, db, catalog, 30_000, 2_000)
 
 				w := p.watchTotals()
 				for _, at := range []int64{8_000, 25_000} {
@@ -129,7 +123,7 @@ func TestCrashedProcessorsKeepTotalsExact(t *testing.T) {
 					killed.kill()
 					killed.start()
 				}
-				<-produced
+				require.NoError(t, <-produced)
 				want, n := p.expectedTotals()
 				require.Equal(t, int64(50_000), n)
 				w.await(want, 4*time.Minute)

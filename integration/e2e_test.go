@@ -23,9 +23,7 @@ import (
 // its binary runs, and checks the MongoDB documents against totals computed
 // from the orders topic.
 func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end to end")
-	}
+	testkit.Slow(t, "an end-to-end run")
 	dsn := testkit.MySQL(t)
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		p := newPipeline(t, brokers)

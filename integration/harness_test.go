@@ -147,18 +147,46 @@ func (p *pipeline) env() *frame.Env {
 }
 
 // produce writes n orders with the producer's own code path (goka emitter,
-// idempotent, murmur2).
+// idempotent, murmur2). Call it from the test's goroutine; see
+// produceAsync for another.
 func (p *pipeline) produce(ctx context.Context, db *sql.DB, catalog producer.Catalog, n int64, rate float64) producer.Stats {
-	t := p.t
-	env := p.env()
-	codec, err := codecs.NewAvro[avro.Order](ctx, p.reg, codecs.ValueSubject(string(p.details.Orders)), avro.OrderSchema)
-	require.NoError(t, err)
-	em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, p.kafka.EmitterOptions(env.Sarama, env.Log)...)
-	require.NoError(t, err)
-	stats, err := producer.Run(ctx, db, catalog, em, producer.Options{Count: n, Rate: rate, MaxQuantity: 5, CatalogRefresh: time.Minute})
-	require.NoError(t, em.Finish())
-	require.NoError(t, err)
+	stats, err := p.tryProduce(ctx, db, catalog, n, rate)
+	require.NoError(p.t, err)
 	return stats
+}
+
+// produceAsync produces like produce on a goroutine of its own; the
+// channel gets its error (nil when all n are acknowledged), for the test's
+// goroutine to check.
+func (p *pipeline) produceAsync(ctx context.Context, db *sql.DB, catalog producer.Catalog, n int64, rate float64) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.tryProduce(ctx, db, catalog, n, rate)
+		done <- err
+	}()
+	return done
+}
+
+func (p *pipeline) tryProduce(ctx context.Context, db *sql.DB, catalog producer.Catalog, n int64, rate float64) (producer.Stats, error) {
+	f := &frame.Flags{Name: "test", Kafka: p.kafka,
+		Registry: config.Registry{URL: p.regURL, AutoRegister: true}, Log: config.Log{Level: "warn", Format: "text"}}
+	env, err := f.Setup()
+	if err != nil {
+		return producer.Stats{}, err
+	}
+	codec, err := codecs.NewAvro[avro.Order](ctx, p.reg, codecs.ValueSubject(string(p.details.Orders)), avro.OrderSchema)
+	if err != nil {
+		return producer.Stats{}, err
+	}
+	em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, p.kafka.EmitterOptions(env.Sarama, env.Log)...)
+	if err != nil {
+		return producer.Stats{}, err
+	}
+	stats, err := producer.Run(ctx, db, catalog, em, producer.Options{Count: n, Rate: rate, MaxQuantity: 5, CatalogRefresh: time.Minute})
+	if ferr := em.Finish(); ferr != nil && err == nil {
+		err = ferr
+	}
+	return stats, err
 }
 
 // runProcessors runs both processors in this process until ctx ends,

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,11 +9,16 @@ import (
 	"testing"
 )
 
-// bin holds the services' binaries, built once for the crash tests.
+// bin holds the services' binaries, built once for the crash tests (not
+// with -short, which skips them).
 var bin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	os.Exit(func() int {
+		if testing.Short() {
+			return m.Run()
+		}
 		dir, err := os.MkdirTemp("", "orderstream-bin-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

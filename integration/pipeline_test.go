@@ -14,9 +14,7 @@ import (
 // orders-totals-by-customer over multi-partition topics; every customer's
 // total equals the sum of its orders read back from the orders topic.
 func TestPipelineTotalsEqualTheOrders(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run of 100k orders")
-	}
+	testkit.Slow(t, "an end-to-end run of 100k orders")
 	db := openShop(t)
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		p := newPipeline(t, brokers)

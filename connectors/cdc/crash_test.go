@@ -113,9 +113,7 @@ func (f *fixture) load(ctx context.Context, seed uint64) <-chan error {
 // while rows change; in the end the last record per key of each topic equals
 // the row in MySQL (deleted rows: a tombstone last).
 func TestKilledSourceLosesNoChange(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test")
-	}
+	testkit.Slow(t, "a crash test")
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		f := newFixture(t, brokers)
 		out := &lockedBuffer{}

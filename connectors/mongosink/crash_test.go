@@ -86,9 +86,7 @@ func (p *process) stop() error {
 // checks that the collection ends with exactly the latest total of every
 // customer and that a SIGTERM stop exits 0 with everything committed.
 func TestKilledSinkConverges(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test")
-	}
+	testkit.Slow(t, "a crash test")
 	mongo := startMongo(t)
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		f := newFixture(t, brokers, 3, mongo.URI())
@@ -142,9 +140,7 @@ func TestKilledSinkConverges(t *testing.T) {
 // MongoDB URI (and a server that is not there) at debug level: the password
 // appears nowhere in its output.
 func TestBinaryNeverLogsThePassword(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
+	testkit.Slow(t, "running the binary")
 	f := newFixture(t, testkit.Kfake(t), 1, startMongo(t).URI())
 	const secret = "s3cr3t-Pa55"
 	f.mongoURI = "mongodb://sinkuser:" + secret + "@127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300&tlsCertificateKeyFilePassword=" + secret + "2"

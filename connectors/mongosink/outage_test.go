@@ -19,6 +19,7 @@ import (
 // nothing it has not written, and once the server is back on the same
 // directory and port the collection converges with nothing lost.
 func TestMongoDownForAWhile(t *testing.T) {
+	testkit.Slow(t, "a MongoDB outage")
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		dir := t.TempDir()
 		flog, _ := testLogger(t, "ferretdb", slog.LevelError)

@@ -52,6 +52,7 @@ func (f *fixture) awaitMembers(n int) {
 // the group uncommitted. The collection must end with the latest value of
 // every key.
 func TestRebalances(t *testing.T) {
+	testkit.Slow(t, "three rebalances")
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		dir := t.TempDir()
 		flog, _ := testLogger(t, "ferretdb", slog.LevelError)

@@ -25,6 +25,7 @@ import (
 // offsets are committed, and that a second run of the group reads only what
 // came after.
 func TestSinkWritesLatestValuePerKey(t *testing.T) {
+	testkit.Slow(t, "20,000 records through FerretDB")
 	mongo := startMongo(t)
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		for _, insertNew := range []bool{true, false} {

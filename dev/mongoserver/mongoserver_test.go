@@ -16,6 +16,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/orderstream/pipeline/internal/testkit"
 )
 
 // logs collects FerretDB's warnings; printed when a test fails.
@@ -61,6 +63,7 @@ func connect(t *testing.T, uri string) *mongo.Client {
 }
 
 func TestRestartOnSameDirAndPortKeepsData(t *testing.T) {
+	testkit.Slow(t, "two FerretDB starts")
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data dir") // created by Start; a space to escape
 	s, err := Start(ctx, Options{Dir: dir, Addr: "127.0.0.1:0", Logger: quietLogger(t)})

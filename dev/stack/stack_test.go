@@ -35,33 +35,33 @@ import (
 // computed from the orders topic, and the monitor pages must show the
 // tables.
 func TestBoundedRunTwice(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the whole stack")
-	}
+	testkit.Slow(t, "running the whole stack twice")
 	dsn := testkit.MySQL(t)
 	dir := t.TempDir()
 	before := append(leakAllowed, goleak.IgnoreCurrent())
 	for run, orders := range []int64{3000, 2000} {
 		var out bytes.Buffer
-		checked := false
+		// What the stack looks like at the end of the run, read by Check
+		// (on the stack's goroutine) and asserted here.
+		var seen *endState
 		err := Run(context.Background(), Options{
 			DataDir: dir, MySQLDSN: dsn, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", MongoAddr: "127.0.0.1:0",
 			MonitorAddr: "127.0.0.1:0", Rate: 0, Orders: orders, Retention: time.Hour, RetentionMB: 64, Progress: 200 * time.Millisecond,
 			Log: config.Log{Level: "warn", Format: "text"}, Out: &out,
 			Check: func(ctx context.Context, e Endpoints) error {
-				checked = true
-				want, n := expectedTotals(t, e)
-				assert.Equal(t, int64(3000+2000*run), n, "orders on the topic after run %d", run+1)
-				assert.Equal(t, want, mongoTotals(t, e), "MongoDB documents equal the totals from the orders topic")
-				checkMonitor(t, e)
-				return nil
+				var err error
+				seen, err = readEndState(ctx, e)
+				return err
 			},
 		})
 		require.NoError(t, err, out.String())
-		require.True(t, checked, "the run ended without reaching its orders:\n%s", out.String())
+		require.NotNil(t, seen, "the run ended without reaching its orders:\n%s", out.String())
 		// Everything the run started is gone: the next run has the data
 		// dir to itself.
 		require.NoError(t, goleak.Find(before...), "goroutines left by run %d", run+1)
+		assert.Equal(t, int64(3000+2000*run), seen.orders, "orders on the topic after run %d", run+1)
+		assert.Equal(t, seen.want, seen.mongo, "MongoDB documents equal the totals from the orders topic")
+		checkMonitor(t, seen.pages)
 		assert.Contains(t, out.String(), "orders produced and totalled")
 		assert.Contains(t, out.String(), "rank")
 	}
@@ -72,20 +72,64 @@ type total struct {
 	amount string
 }
 
-func expectedTotals(t *testing.T, e Endpoints) (map[string]total, int64) {
-	ctx := context.Background()
+// endState is what a bounded run left: the totals computed from the
+// orders topic, the MongoDB documents, and the monitor's pages.
+type endState struct {
+	want, mongo map[string]total
+	orders      int64
+	pages       map[string]page
+}
+
+type page struct {
+	status int
+	body   string
+}
+
+// monitorPages are the pages checkMonitor looks at.
+var monitorPages = []string{"/", "/monitor/", "/query/customers/1", "/query/products/19", "/query/totals/1", "/metrics"}
+
+func readEndState(ctx context.Context, e Endpoints) (*endState, error) {
+	st := &endState{pages: map[string]page{}}
+	var err error
+	if st.want, st.orders, err = expectedTotals(ctx, e); err != nil {
+		return nil, err
+	}
+	if st.mongo, err = mongoTotals(ctx, e); err != nil {
+		return nil, err
+	}
+	for _, path := range monitorPages {
+		res, err := http.Get(e.MonitorURL + path)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		st.pages[path] = page{res.StatusCode, string(b)}
+	}
+	return st, nil
+}
+
+func expectedTotals(ctx context.Context, e Endpoints) (map[string]total, int64, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers...))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer cl.Close()
 	srcl, err := sr.NewClient(sr.URLs(e.RegistryURL))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, 0, err
+	}
 	codec, err := codecs.NewAvro[avro.Order](ctx, codecs.NewRegistry(srcl), "orders-value", avro.OrderSchema)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, 0, err
+	}
 	sums, counts := map[string]*big.Rat{}, map[string]int64{}
 	var n int64
-	require.NoError(t, topics.ReadToEnd(ctx, cl, "orders", func(r *kgo.Record) error {
+	err = topics.ReadToEnd(ctx, cl, "orders", func(r *kgo.Record) error {
 		o, err := codec.DecodeValue(r.Value)
-		require.NoError(t, err)
+		if err != nil {
+			return err
+		}
 		k := string(r.Key)
 		if sums[k] == nil {
 			sums[k] = new(big.Rat)
@@ -94,38 +138,40 @@ func expectedTotals(t *testing.T, e Endpoints) (map[string]total, int64) {
 		counts[k]++
 		n++
 		return nil
-	}))
+	})
 	out := map[string]total{}
 	for k, s := range sums {
 		out[k] = total{counts[k], s.FloatString(2)}
 	}
-	return out, n
+	return out, n, err
 }
 
-func mongoTotals(t *testing.T, e Endpoints) map[string]total {
-	ctx := context.Background()
+func mongoTotals(ctx context.Context, e Endpoints) (map[string]total, error) {
 	m, err := mongo.Connect(options.Client().ApplyURI(e.MongoURI))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	defer m.Disconnect(ctx)
 	cur, err := m.Database("orderstream").Collection("customer_totals").Find(ctx, bson.D{})
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	var docs []docTotal
-	require.NoError(t, cur.All(ctx, &docs))
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
 	out := map[string]total{}
 	for _, d := range docs {
 		out[d.ID] = total{d.Orders, d.Amount}
 	}
-	return out
+	return out, nil
 }
 
-func checkMonitor(t *testing.T, e Endpoints) {
+func checkMonitor(t *testing.T, pages map[string]page) {
 	get := func(path string) string {
-		res, err := http.Get(e.MonitorURL + path)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		require.Equal(t, http.StatusOK, res.StatusCode, path)
-		return string(b)
+		p := pages[path]
+		require.Equal(t, http.StatusOK, p.status, path)
+		return p.body
 	}
 	assert.Contains(t, get("/"), "Monitor")
 	assert.Contains(t, get("/monitor/"), "orders-totals-by-customer")
@@ -166,9 +212,7 @@ func TestClearErrorsBeforeStarting(t *testing.T) {
 // privileges), Run returns its error, and every goroutine it started is
 // gone: nothing keeps restart-looping against closed servers.
 func TestAFailingComponentStopsTheStackWithNothingLeft(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the stack")
-	}
+	testkit.Slow(t, "starting the stack")
 	dsn := testkit.MySQL(t)
 	root, err := sql.Open("mysql", dsn)
 	require.NoError(t, err)

@@ -33,8 +33,18 @@ func Registry(t testing.TB) *codecs.Registry {
 	return codecs.NewRegistry(cl)
 }
 
+// Slow skips t under -short (make test-unit): for a test that takes more
+// than a few seconds or needs real infrastructure.
+func Slow(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: %s takes more than a few seconds", what)
+	}
+}
+
 // need reports a missing piece of infrastructure: under CI (CI=true) the
 // test fails, elsewhere it is skipped with the command that provides it.
+// Under -short every test that needs infrastructure is skipped.
 func need(t testing.TB, what, setup string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
@@ -47,6 +57,7 @@ func need(t testing.TB, what, setup string) {
 // KAFKA_BOOTSTRAP_SERVERS (scripts/kafka.sh start; eval "$(scripts/kafka.sh env)").
 func RealKafka(t testing.TB) []string {
 	t.Helper()
+	Slow(t, "a test on a real Kafka broker")
 	servers := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
 	if servers == "" {
 		need(t, "a real Kafka broker", `scripts/kafka.sh start && export "$(scripts/kafka.sh env)"`)
@@ -84,6 +95,7 @@ func Clusters(t *testing.T, test func(t *testing.T, brokers []string)) {
 // MYSQL_ROOT_DSN, after checking it answers.
 func MySQL(t testing.TB) string {
 	t.Helper()
+	Slow(t, "a test on MariaDB")
 	dsn := os.Getenv("MYSQL_ROOT_DSN")
 	if dsn == "" {
 		need(t, "MariaDB", `scripts/mariadb.sh start && eval "$(scripts/mariadb.sh env)"`)
