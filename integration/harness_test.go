@@ -84,6 +84,11 @@ func newPipeline(t testing.TB, brokers []string) *pipeline {
 		string(p.details.DeadLetter), string(p.totals.DeadLetter))
 	create(orderPartitions, true, string(p.totals.Totals), string(goka.GroupTable(p.totalsID)))
 	create(catalogPartitions, true, string(p.details.Customers), string(p.details.Products))
+	// Topic creation is asynchronous: write nothing before every partition
+	// is served by its leader (UNKNOWN_TOPIC_OR_PARTITION otherwise).
+	require.NoError(t, topics.AwaitServed(ctx, cl, time.Minute, string(p.details.Orders), string(p.details.Details), string(p.details.Retry),
+		string(p.details.DeadLetter), string(p.totals.DeadLetter), string(p.totals.Totals), string(goka.GroupTable(p.totalsID)),
+		string(p.details.Customers), string(p.details.Products)))
 	return p
 }
 
@@ -178,7 +183,11 @@ func (p *pipeline) tryProduce(ctx context.Context, db *sql.DB, catalog producer.
 	if err != nil {
 		return producer.Stats{}, err
 	}
-	em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, p.kafka.EmitterOptions(env.Sarama, env.Log)...)
+	emOpts, err := p.kafka.EmitterOptions(env.Sarama, env.Log)
+	if err != nil {
+		return producer.Stats{}, err
+	}
+	em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, emOpts...)
 	if err != nil {
 		return producer.Stats{}, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/kit/config"
@@ -96,13 +97,20 @@ func (e *Env) WithHealth(h *Health) *Env {
 // EnsureTopics creates missing topics (with --create.topics) and checks
 // that each group in copartitioned has one partition count.
 func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartitioned ...[]string) error {
-	admin, err := sarama.NewClusterAdmin(e.Flags.Kafka.Brokers(), e.Sarama)
-	if err != nil {
-		return fmt.Errorf("connecting to Kafka at %s: %w", e.Flags.Kafka.BootstrapServers, err)
-	}
-	defer admin.Close()
 	k := e.Flags.Kafka
-	return topics.Ensure(ctx, admin, specs, int32(k.Partitions), int16(k.ReplicationFactor), k.CreateTopics, copartitioned...)
+	opts, err := k.Franz(e.Log)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("connecting to Kafka at %s: %w", k.BootstrapServers, err)
+	}
+	defer cl.Close()
+	if err := topics.Ensure(ctx, cl, specs, int32(k.Partitions), int16(k.ReplicationFactor), k.CreateTopics, copartitioned...); err != nil {
+		return fmt.Errorf("Kafka at %s: %w", k.BootstrapServers, err)
+	}
+	return nil
 }
 
 // Parse parses args, then the environment (see package config).
