@@ -34,7 +34,9 @@ func TestLateCustomerIsJoinedAndMissingProductDeadLettered(t *testing.T) {
 		env := p.env()
 		codec, err := codecs.NewAvro[avro.Order](ctx, p.reg, codecs.ValueSubject(string(p.details.Orders)), avro.OrderSchema)
 		require.NoError(t, err)
-		em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, p.kafka.EmitterOptions(env.Sarama, env.Log)...)
+		emOpts, err := p.kafka.EmitterOptions(env.Sarama, env.Log)
+		require.NoError(t, err)
+		em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, emOpts...)
 		require.NoError(t, err)
 		order := func(customer, product int64, qty int32, price string) *avro.Order {
 			r, _ := new(big.Rat).SetString(price)

@@ -65,7 +65,11 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*gok
 	}()
 	procs := make([]*goka.Processor, len(graphs))
 	for i, g := range graphs {
-		p, err := goka.NewProcessor(e.Flags.Kafka.Brokers(), g, e.Flags.Kafka.ProcessorOptions(e.Sarama, g.Group(), stateDir, e.Log, &clients)...)
+		opts, err := e.Flags.Kafka.ProcessorOptions(e.Sarama, g.Group(), stateDir, e.Log, &clients)
+		if err != nil {
+			return err
+		}
+		p, err := goka.NewProcessor(e.Flags.Kafka.Brokers(), g, opts...)
 		if err != nil {
 			return fmt.Errorf("creating processor %s: %w", g.Group(), err)
 		}
