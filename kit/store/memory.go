@@ -33,10 +33,10 @@ import (
 // bytes; a record larger than maxChunk gets a chunk of its own (offset 0).
 const (
 	unit      = 4
-	unitBits  = 18                     // offsets within a chunk, in units
-	maxChunk  = unit << unitBits       // 1 MiB
+	unitBits  = 16                     // offsets within a chunk, in units
+	maxChunk  = unit << unitBits       // 256 KiB
 	minChunk  = 4 << 10                // the first chunk of a partition
-	maxChunks = 1<<(32-unitBits) - 1   // 16383 chunks (16 GiB per partition)
+	maxChunks = 1<<(32-unitBits) - 1   // 65535 chunks (16 GiB per partition)
 	minSlots  = 8                      // the smallest index
 	offMask   = 1<<unitBits - 1        // the offset part of a ref
 	minGC     = 1 << 20                // compact only when at least this much is dead
@@ -76,9 +76,9 @@ type Memory struct {
 
 	chunks [][]byte // every chunk; only chunks[cur] is written, after used
 	cur    int      // -1 before the first chunk of rows up to maxChunk
-	used   int   // bytes of chunks[cur] in use
-	live   int64 // bytes of records of live rows
-	dead   int64 // bytes of records of overwritten and deleted rows
+	used   int      // bytes of chunks[cur] in use
+	live   int64    // bytes of records of live rows
+	dead   int64    // bytes of records of overwritten and deleted rows
 
 	offset atomic.Int64
 	closed bool

@@ -91,7 +91,7 @@ func TestMemoryBasics(t *testing.T) {
 
 func TestMemoryBigValues(t *testing.T) {
 	m := NewMemory()
-	big := bytes.Repeat([]byte("x"), 3*maxChunk+5)
+	big := bytes.Repeat([]byte("x"), 2*minGC+5)
 	require.NoError(t, m.Set("small1", []byte("s1")))
 	require.NoError(t, m.Set("big", big))
 	require.NoError(t, m.Set("small2", []byte("s2")))
@@ -101,7 +101,7 @@ func TestMemoryBigValues(t *testing.T) {
 	require.Equal(t, []byte("s1"), v)
 	v, _ = m.Get("small2")
 	require.Equal(t, []byte("s2"), v)
-	require.NoError(t, m.Delete("big")) // 3 MiB dead: compacts
+	require.NoError(t, m.Delete("big")) // 2 MiB dead: compacts
 	require.Zero(t, m.Stats().DeadBytes)
 	v, _ = m.Get("small2")
 	require.Equal(t, []byte("s2"), v)
@@ -137,7 +137,7 @@ func randomOps(r *rand.Rand, n, space int) []op {
 				v[j] = byte(r.Uint32())
 			}
 			if r.IntN(1000) == 0 {
-				v = make([]byte, 1<<20+r.IntN(1000)) // bigger than a chunk
+				v = make([]byte, maxChunk+r.IntN(1000)) // bigger than a chunk
 			}
 			ops[i] = op{kind: 0, key: randomKey(r, space), value: v}
 		case k < 9:
