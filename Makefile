@@ -8,7 +8,7 @@
 #   make test       everything: starts MariaDB and Kafka (installing them when
 #                   missing and root), checks generated code, runs all tests
 #   make test-unit  unit tests only (no MariaDB, no Kafka)
-#   make bench      end-to-end throughput and latency on kfake and real Kafka
+#   make bench      end-to-end throughput and latency, table loading, on kfake and real Kafka
 #   make build      binaries into ./bin
 #   make infra      start the private MariaDB and the Kafka broker
 #   make stop       stop them
@@ -61,6 +61,8 @@ test-unit: vet
 
 bench: infra
 	$(GO) test -run '^$$' -bench . ./codecs/
+	$(GO) test -run '^$$' -bench Memory ./kit/store/
+	$(ENV) && $(GO) test -run '^$$' -bench TableLoad -benchtime 1x -timeout 30m ./kit/store/
 	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./integration/ ./connectors/...
 
 clean:
