@@ -8,11 +8,11 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
 
 	"github.com/orderstream/pipeline/kit/gokafranz"
 	"github.com/orderstream/pipeline/kit/murmur2"
 	"github.com/orderstream/pipeline/kit/ordered"
+	"github.com/orderstream/pipeline/kit/store"
 )
 
 // Clients are the Kafka clients Goka built for one processor or view, to
@@ -92,13 +92,14 @@ func (c *Clients) topicManager(b goka.TopicManagerBuilder) goka.TopicManagerBuil
 // package ordered), the franz-go producer with delivery.timeout.ms (see
 // package gokafranz), murmur2 partitioning (also for its Lookup views),
 // null values handed to the callback instead of dropped, and local state in
-// memory (rebuilt from the table topics at start) or, with stateDir, in
-// LevelDB under stateDir/<group>. The consumers and topic managers Goka
+// memory (kit/store: rebuilt from the table topics at start, in linear time)
+// or, with stateDir, in LevelDB under stateDir/<group> (a restart reads only
+// what is new). The consumers and topic managers Goka
 // builds are tracked in clients: close it once the processor has stopped.
 func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir string, log *slog.Logger, clients *Clients) ([]goka.ProcessorOption, error) {
-	st := storage.MemoryBuilder()
+	dir := ""
 	if stateDir != "" {
-		st = storage.DefaultBuilder(filepath.Join(stateDir, string(group)))
+		dir = filepath.Join(stateDir, string(group))
 	}
 	produce, err := k.producerBuilder(log)
 	if err != nil {
@@ -111,7 +112,7 @@ func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir 
 		goka.WithConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
 		goka.WithProducerBuilder(produce),
 		goka.WithTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
-		goka.WithStorageBuilder(st),
+		goka.WithStorageBuilder(store.Builder(dir)),
 		goka.WithNilHandling(goka.NilProcess),
 		goka.WithLogger(GokaLogger(log.With("component", "goka", "group", string(group)), slog.LevelDebug)),
 	}, nil
@@ -159,7 +160,7 @@ func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clien
 		goka.WithViewHasher(murmur2.Hasher),
 		goka.WithViewConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
 		goka.WithViewTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
-		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
+		goka.WithViewStorageBuilder(store.MemoryBuilder()),
 		goka.WithViewLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
 	}
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/murmur2"
 )
 
 // kfakeChildEnv makes TestKfakeServer serve a kfake cluster (see
@@ -125,7 +126,7 @@ func saramaConfig() *sarama.Config {
 	cfg := goka.DefaultConfig()
 	cfg.Version = sarama.V3_6_0_0
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	cfg.Producer.Partitioner = codecs.NewPartitioner
+	cfg.Producer.Partitioner = murmur2.NewPartitioner
 	// Experiments: STORE_BENCH_FETCH_DEFAULT (bytes per partition per
 	// fetch, sarama's default 1 MiB) and STORE_BENCH_CHANNEL_BUFFER
 	// (messages buffered per partition, default 256).
@@ -146,7 +147,7 @@ func newView(tb testing.TB, brokers []string, topic string, builder storage.Buil
 	tmc := goka.NewTopicManagerConfig()
 	tmc.Table.Replication, tmc.Stream.Replication = 1, 1
 	opts = append([]goka.ViewOption{
-		goka.WithViewHasher(codecs.Hasher),
+		goka.WithViewHasher(murmur2.Hasher),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(cfg)),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(cfg, tmc)),
 		goka.WithViewStorageBuilder(builder),
@@ -218,7 +219,7 @@ func produce(tb testing.TB, brokers []string, topic string, partitions int32, re
 	errs := make(chan error, 1)
 	for _, r := range recs {
 		r.Topic = topic
-		r.Partition = codecs.Partition(r.Key, partitions)
+		r.Partition = murmur2.Partition(r.Key, partitions)
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				select {

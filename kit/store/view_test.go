@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/murmur2"
 	"github.com/orderstream/pipeline/kit/store"
 )
 
@@ -98,7 +99,7 @@ func TestViewMatchesDefaultStorages(t *testing.T) {
 	ends := map[int32]string{}
 	for i := 0; len(ends) < partitions; i++ {
 		k := fmt.Sprintf("end-%d", i)
-		if p := codecs.Partition([]byte(k), partitions); ends[p] == "" {
+		if p := murmur2.Partition([]byte(k), partitions); ends[p] == "" {
 			ends[p] = k
 			recs = append(recs, &kgo.Record{Key: []byte(k), Value: []byte(k)})
 			want[k] = []byte(k)
