@@ -19,6 +19,7 @@ package details
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/callback"
 	"github.com/orderstream/pipeline/kit/deadletter"
 )
 
@@ -229,7 +231,11 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 		UnitPrice: o.UnitPrice, LineTotal: lineTotal(o), CreatedAt: o.CreatedAt,
 		SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
 	}
-	cust, prod, reason := j.lookup(ctx, o)
+	cust, prod, reason, err := j.lookup(ctx, o)
+	if err != nil {
+		callback.Stop(ctx, err)
+		return
+	}
 	switch {
 	case reason == "":
 		d.Status = avro.OrderDetailsStatusJoined
@@ -255,7 +261,8 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 		ctx.Emit(t.Details, key, d)
 		raw, err := j.codecs.Order.Encode(o)
 		if err != nil {
-			ctx.Fail(fmt.Errorf("re-encoding order %s for the dead-letter topic: %w", o.OrderID, err))
+			callback.Stop(ctx, fmt.Errorf("re-encoding order %s for the dead-letter topic: %w", o.OrderID, err))
+			return
 		}
 		j.emitDeadLetter(ctx, raw, deadletter.Record{
 			Service: string(ctx.Group()), Topic: string(t.Orders), Partition: src.partition, Offset: src.offset,
@@ -264,32 +271,46 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 	}
 }
 
-// lookup finds the order's customer and product, or says why it cannot.
-func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string) {
-	cust, reason := lookupRow[avro.Customer](ctx, j.opts.Topics.Customers, o.CustomerID, "customer")
-	if reason != "" {
-		return nil, nil, reason
+// lookup finds the order's customer and product, or says why it cannot
+// (reason: the order is retried, then dead-lettered). An error is not the
+// order's fault: the processor stops.
+func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string, error) {
+	cust, reason, err := lookupRow[avro.Customer](ctx, j.opts.Topics.Customers, o.CustomerID, "customer")
+	if reason != "" || err != nil {
+		return nil, nil, reason, err
 	}
-	prod, reason := lookupRow[avro.Product](ctx, j.opts.Topics.Products, o.ProductID, "product")
-	if reason != "" {
-		return nil, nil, reason
+	prod, reason, err := lookupRow[avro.Product](ctx, j.opts.Topics.Products, o.ProductID, "product")
+	if reason != "" || err != nil {
+		return nil, nil, reason, err
 	}
-	return cust, prod, ""
+	return cust, prod, "", nil
 }
 
-func lookupRow[T any](ctx goka.Context, table goka.Table, id int64, what string) (*T, string) {
+// lookupRow reads row id of table. A missing row, or one whose bytes do not
+// decode with the schema its id names (a corrupt row), is a reason to
+// retry. A row whose schema the registry does not know or cannot resolve
+// onto ours is a configuration fault (the registry was reset, or another
+// registry is configured) and an unreachable registry a transient one:
+// both stop the processor, and no order is dead-lettered for them.
+func lookupRow[T any](ctx goka.Context, table goka.Table, id int64, what string) (*T, string, error) {
 	v := ctx.Lookup(table, codecs.Key(id))
 	if v == nil {
-		return nil, fmt.Sprintf("%s %d not found in table %s", what, id, table)
+		return nil, fmt.Sprintf("%s %d not found in table %s", what, id, table), nil
 	}
 	row := v.(codecs.Decoded[T])
-	if row.Err != nil {
-		if !codecs.IsBadRecord(row.Err) {
-			ctx.Fail(fmt.Errorf("reading %s %d from table %s: %w", what, id, table, row.Err))
-		}
-		return nil, fmt.Sprintf("%s %d: the row in table %s cannot be read: %v", what, id, table, row.Err)
+	switch {
+	case row.Err == nil:
+		return row.Value, "", nil
+	case !codecs.IsBadRecord(row.Err):
+		return nil, "", fmt.Errorf("reading %s %d from table %s: %w", what, id, table, row.Err)
+	case errors.Is(row.Err, codecs.ErrUnknownSchemaID) || errors.Is(row.Err, codecs.ErrIncompatibleSchema):
+		return nil, "", fmt.Errorf("the row of %s %d in table %s cannot be read (%w): the schema registry does not know or "+
+			"cannot resolve the schema it was written with. Was the registry reset (schema ids handed out again), or does "+
+			"--schema.registry.url name another registry than the one the CDC source writes with? The processor stops "+
+			"rather than dead-letter orders for it", what, id, table, row.Err)
+	default:
+		return nil, fmt.Sprintf("%s %d: the row in table %s cannot be read (key %q, corrupt bytes): %v", what, id, table, codecs.Key(id), row.Err), nil
 	}
-	return row.Value, ""
 }
 
 // decoded unpacks a Lenient codec's value; false for a null value.
@@ -304,7 +325,8 @@ func decoded[T any](ctx goka.Context, msg any) (codecs.Decoded[T], bool) {
 // restarted) when the failure is transient, e.g. the registry is down.
 func (j *Joiner) badInput(ctx goka.Context, raw []byte, err error) {
 	if !codecs.IsBadRecord(err) {
-		ctx.Fail(err)
+		callback.Stop(ctx, err)
+		return
 	}
 	j.deadLetter(ctx, raw, deadletter.StageDecode, err)
 }

@@ -268,3 +268,61 @@ func TestOrderDetailsNeverCarryTheCardNumber(t *testing.T) {
 	require.True(t, ok)
 	assert.NotContains(t, string(raw), "4111111111111111")
 }
+
+// lenient decodes raw as the Graph's codec for T hands it over.
+func lenient[T any](c *codecs.Avro[T], raw []byte) any {
+	v, _ := codecs.NewLenient(c).Decode(raw)
+	return v
+}
+
+// TestRowOfAnUnknownSchemaStopsTheProcessor: a lookup row whose schema id
+// the registry does not know (it was reset, or another registry is
+// configured) stops the join instead of retrying and dead-lettering every
+// order that needs the row; a corrupt row (known id, bytes that do not
+// decode) is a reason to retry, as TestUnreadableCustomerRowIsDeadLetteredWithTheReason shows.
+func TestRowOfAnUnknownSchemaStopsTheProcessor(t *testing.T) {
+	f := newFixture(t, 3)
+	raw, err := f.j.codecs.Order.Encode(order(orderID, 1, 7, 1))
+	require.NoError(t, err)
+	prod, err := f.j.codecs.Product.Encode(product(7))
+	require.NoError(t, err)
+	unknown := []byte{0, 0, 0, 0x7f, 0x7f, 2, 0}
+	ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup,
+		Tables: map[goka.Table]map[string]any{
+			DefaultTopics.Customers: {"1": lenient(f.j.codecs.Customer, unknown)},
+			DefaultTopics.Products:  {"7": lenient(f.j.codecs.Product, prod)},
+		}}
+	f.j.onOrder(ctx, lenient(f.j.codecs.Order, raw))
+	require.Len(t, ctx.Failed, 1)
+	assert.Contains(t, ctx.Failed[0].Error(), "the row of customer 1 in table customers cannot be read")
+	assert.Contains(t, ctx.Failed[0].Error(), "Was the registry reset")
+	assert.Empty(t, ctx.Emitted, "no retry, no marker, no dead letter")
+	assert.Equal(t, 1, ctx.DeferredFailed, "the order's commit is held back")
+}
+
+// TestRegistryDownDuringARebalanceDeadLettersNothing: Goka's Fail returns
+// while a partition is being revoked; an order whose schema cannot be
+// fetched must then be neither dead-lettered nor committed.
+func TestRegistryDownDuringARebalanceDeadLettersNothing(t *testing.T) {
+	f := newFixture(t, 3)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	raw, err := f.j.codecs.Order.Encode(order(orderID, 1, 7, 1))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		call func(goka.Context, any)
+		msg  any
+	}{
+		{"order", f.j.onOrder, codecs.Decoded[avro.Order]{Raw: raw, Err: &codecs.RegistryError{SchemaID: 9, Err: context.DeadlineExceeded}}},
+		{"retry", f.j.onRetry, codecs.Decoded[avro.OrderDetails]{Raw: raw, Err: &codecs.RegistryError{SchemaID: 9, Err: context.DeadlineExceeded}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := &testkit.GokaContext{Ctx: cancelled, TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup}
+			tc.call(ctx, tc.msg)
+			require.Len(t, ctx.Failed, 1)
+			assert.Empty(t, ctx.Emitted, "not dead-lettered: the registry being down is not the order's fault")
+			assert.Equal(t, 1, ctx.DeferredFailed, "the order's commit is held back")
+		})
+	}
+}
