@@ -25,8 +25,8 @@ import (
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/internal/testkit"
-	"github.com/orderstream/pipeline/kit/topics"
 	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 // syncBuffer collects a log; tests print it when they fail.

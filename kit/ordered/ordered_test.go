@@ -44,8 +44,8 @@ type fakeClaim struct {
 	ch chan *sarama.ConsumerMessage
 }
 
-func (c fakeClaim) Topic() string                             { return "orders" }
-func (c fakeClaim) Partition() int32                          { return 3 }
+func (c fakeClaim) Topic() string                            { return "orders" }
+func (c fakeClaim) Partition() int32                         { return 3 }
 func (c fakeClaim) Messages() <-chan *sarama.ConsumerMessage { return c.ch }
 
 // deliver sends offsets through a claim of s and returns them as received

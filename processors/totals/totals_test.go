@@ -167,7 +167,7 @@ func TestUnreadableStateStopsTheProcessor(t *testing.T) {
 	raw, err := f.a.codecs.Details.Encode(in)
 	require.NoError(t, err)
 	for name, stored := range map[string][]byte{
-		"unknown schema id": append([]byte{0, 0, 0, 0x7f, 0x7f}, 2, 0), // an id the registry never gave out
+		"unknown schema id": append([]byte{0, 0, 0, 0x7f, 0x7f}, 2, 0),              // an id the registry never gave out
 		"garbage body":      append(append([]byte{}, raw[:5]...), 0xff, 0xff, 0xff), // a known id, bytes that do not decode
 	} {
 		t.Run(name, func(t *testing.T) {
