@@ -3,10 +3,16 @@ package services
 import (
 	"context"
 	"flag"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/orderstream/pipeline/kit/deadletter"
 	"github.com/orderstream/pipeline/kit/topics"
 	"github.com/orderstream/pipeline/processors/details"
 	"github.com/orderstream/pipeline/services/frame"
@@ -59,4 +65,71 @@ func (d *Details) Run(ctx context.Context, env *frame.Env) error {
 	j := details.New(details.Options{Group: goka.Group(d.Group), Topics: t, MaxRetries: d.MaxRetries, RetryDelay: d.RetryDelay, Logger: env.Log}, c)
 	env.Log.Info("starting orders-details", "group.id", d.Group, "retry.max", d.MaxRetries, "retry.backoff", d.RetryDelay)
 	return env.RunProcessors(ctx, d.StateDir, j.Graph(), j.RetryGraph())
+}
+
+// Commands: replay-dlq.
+func (d *Details) Commands() []Command {
+	var o details.ReplayOptions
+	var from, until, stages string
+	return []Command{{
+		Name: "replay-dlq",
+		About: "orders-details replay-dlq: sends dead-lettered orders back through the retry path with their original identity " +
+			"(orders partition and offset), so that an order that joins now is counted once, and an order counted already " +
+			"is not counted again, however often it is replayed.",
+		RegisterFlags: func(fs *flag.FlagSet) {
+			fs.StringVar(&from, "replay.from", "", "replay records dead-lettered at or after this time (RFC 3339, e.g. 2026-12-01T09:00:00Z; default: the start)")
+			fs.StringVar(&until, "replay.until", "", "and before this time (RFC 3339; default: now)")
+			fs.StringVar(&stages, "replay.stage", deadletter.StageJoin+","+deadletter.StageDecode, "dead-letter stages to replay, comma separated (VALIDATE orders would fail again)")
+			fs.BoolVar(&o.DryRun, "replay.dry.run", false, "report what would be replayed, send nothing")
+		},
+		Run: func(ctx context.Context, env *frame.Env) error {
+			var err error
+			if o.From, err = parseTime("replay.from", from); err != nil {
+				return err
+			}
+			if o.Until, err = parseTime("replay.until", until); err != nil {
+				return err
+			}
+			for _, st := range strings.Split(stages, ",") {
+				if st = strings.TrimSpace(st); st != "" {
+					o.Stages = append(o.Stages, st)
+				}
+			}
+			o.Topics = d.Topics
+			c, err := details.NewCodecs(ctx, env.Registry, d.Topics)
+			if err != nil {
+				return err
+			}
+			kopts, err := env.Flags.Kafka.Franz(env.Log)
+			if err != nil {
+				return err
+			}
+			cl, err := kgo.NewClient(kopts...)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			rep, err := details.Replay(ctx, cl, c, o)
+			verb := "replayed"
+			if o.DryRun {
+				verb = "would replay"
+			}
+			fmt.Printf("read %d dead-lettered records from %s; %s %d to %s\n", rep.Read, d.Topics.DeadLetter, verb, rep.Replayed, d.Topics.Retry)
+			for _, why := range slices.Sorted(maps.Keys(rep.Skipped)) {
+				fmt.Printf("  skipped %d: %s\n", rep.Skipped[why], why)
+			}
+			return err
+		},
+	}}
+}
+
+func parseTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--%s %q: want RFC 3339, e.g. 2026-12-01T09:00:00Z", name, v)
+	}
+	return t, nil
 }

@@ -65,7 +65,12 @@ type Options struct {
 	Topics     Topics
 	MaxRetries int           // join attempts after the first before an order is dead-lettered
 	RetryDelay time.Duration // wait before each retry
-	Logger     *slog.Logger
+	// Epoch says which orders topic the offsets of the orders it reads
+	// belong to: 0 for the first, one more for each recreated orders topic
+	// accepted (see the lineage of services/details.go). It becomes part of
+	// every order's identity (OrderDetails.source_epoch).
+	Epoch  int32
+	Logger *slog.Logger
 }
 
 // Codecs are the value codecs of the processor's topics.
@@ -166,26 +171,52 @@ func (j *Joiner) retryGroup() goka.Group { return j.opts.Group + "-retry" }
 
 // source is an order's position in the orders topic: its identity.
 type source struct {
+	epoch     int32
 	partition int32
 	offset    int64
 }
 
 func (j *Joiner) onOrder(ctx goka.Context, msg any) {
+	src := source{j.opts.Epoch, ctx.Partition(), ctx.Offset()}
 	in, ok := decoded[avro.Order](ctx, msg)
 	if !ok {
-		j.deadLetter(ctx, nil, deadletter.StageDecode, codecs.ErrNilValue)
+		j.badOrder(ctx, nil, src, deadletter.StageDecode, codecs.ErrNilValue)
 		return
 	}
 	if in.Err != nil {
-		j.badInput(ctx, in.Raw, in.Err)
+		if !codecs.IsBadRecord(in.Err) {
+			callback.Stop(ctx, in.Err) // the registry is down: not the order's fault
+			return
+		}
+		j.badOrder(ctx, in.Raw, src, deadletter.StageDecode, in.Err)
 		return
 	}
 	if err := validate(ctx.Key(), in.Value); err != nil {
-		j.deadLetter(ctx, in.Raw, deadletter.StageValidate, err)
+		j.badOrder(ctx, in.Raw, src, deadletter.StageValidate, err)
 		return
 	}
-	j.join(ctx, in.Value, source{ctx.Partition(), ctx.Offset()}, 0)
+	j.join(ctx, in.Value, src, 0)
 }
+
+// badOrder dead-letters an order that cannot be joined as it is, and
+// writes its first-attempt record (DEAD_LETTERED, under the record's key)
+// to order-details: so the totals know the order as not counted, and count
+// it if the dead-letter replay sends it again once it can be read. Without
+// a customer id in the key there is no customer to write it for.
+func (j *Joiner) badOrder(ctx goka.Context, raw []byte, src source, stage string, err error) {
+	if id, kerr := codecs.ParseKey(ctx.Key()); kerr == nil {
+		reason := fmt.Sprintf("dead-lettered (%s): %v", stage, err)
+		ctx.Emit(j.opts.Topics.Details, ctx.Key(), &avro.OrderDetails{
+			OrderID: unknownOrderID, CustomerID: id, UnitPrice: new(big.Rat), LineTotal: new(big.Rat), CreatedAt: ctx.Timestamp().UTC().Truncate(time.Millisecond),
+			Status: avro.OrderDetailsStatusDeadLettered, Reason: &reason,
+			SourceEpoch: src.epoch, SourcePartition: src.partition, SourceOffset: src.offset,
+		})
+	}
+	j.deadLetter(ctx, raw, stage, err)
+}
+
+// unknownOrderID stands for the id of an order that could not be read.
+const unknownOrderID = "00000000-0000-0000-0000-000000000000"
 
 // RetryDueHeader carries when a retry record is due (Unix milliseconds).
 const RetryDueHeader = "orderstream.retry.due"
@@ -215,7 +246,13 @@ func (j *Joiner) onRetry(ctx goka.Context, msg any) {
 	}
 	order := &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, ProductID: d.ProductID,
 		Quantity: d.Quantity, UnitPrice: d.UnitPrice, CreatedAt: d.CreatedAt}
-	j.join(ctx, order, source{d.SourcePartition, d.SourceOffset}, d.Attempt)
+	if err := validate(ctx.Key(), order); err != nil {
+		// Only a record put here by hand (or the dead-letter replay) can
+		// fail this: orders-details validated it before its first retry.
+		j.deadLetter(ctx, in.Raw, deadletter.StageValidate, err)
+		return
+	}
+	j.join(ctx, order, source{d.SourceEpoch, d.SourcePartition, d.SourceOffset}, d.Attempt)
 }
 
 func dueHeader(t time.Time) goka.Headers {
@@ -229,7 +266,7 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 	d := &avro.OrderDetails{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, ProductID: o.ProductID, Quantity: o.Quantity,
 		UnitPrice: o.UnitPrice, LineTotal: lineTotal(o), CreatedAt: o.CreatedAt,
-		SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
+		SourceEpoch: src.epoch, SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
 	}
 	cust, prod, reason, err := j.lookup(ctx, o)
 	if err != nil {
@@ -267,7 +304,7 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 		j.emitDeadLetter(ctx, raw, deadletter.Record{
 			Service: string(ctx.Group()), Topic: string(t.Orders), Partition: src.partition, Offset: src.offset,
 			Stage: deadletter.StageJoin, Err: fmt.Errorf("not joined after %d attempts: %s", attempt+1, reason),
-		})
+		}, src.epoch)
 	}
 }
 
@@ -335,13 +372,18 @@ func (j *Joiner) deadLetter(ctx goka.Context, raw []byte, stage string, err erro
 	j.emitDeadLetter(ctx, raw, deadletter.Record{
 		Service: string(ctx.Group()), Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(),
 		Stage: stage, Err: err,
-	})
+	}, j.opts.Epoch)
 }
 
-func (j *Joiner) emitDeadLetter(ctx goka.Context, raw []byte, r deadletter.Record) {
+// emitDeadLetter writes raw to the dead-letter topic with Kafka Connect's
+// headers for r, and the epoch of the orders topic r names (Replay needs it
+// for the order's identity).
+func (j *Joiner) emitDeadLetter(ctx goka.Context, raw []byte, r deadletter.Record, epoch int32) {
 	j.log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
 		"key", ctx.Key(), "stage", r.Stage, "err", r.Err, "dlq", string(j.opts.Topics.DeadLetter))
-	ctx.Emit(j.opts.Topics.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(r.Headers()))
+	h := r.Headers()
+	h[EpochHeader] = []byte(strconv.FormatInt(int64(epoch), 10))
+	ctx.Emit(j.opts.Topics.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(h))
 	deadLettered.WithLabelValues(r.Stage).Inc()
 }
 

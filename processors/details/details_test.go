@@ -248,6 +248,14 @@ func TestBadOrdersGoToTheDeadLetterTopic(t *testing.T) {
 			if r, isRaw := tc.value.(codecs.Raw); isRaw {
 				assert.Equal(t, []byte(r), raw, "the original bytes, unchanged")
 			}
+			// Its first-attempt record: the totals know it as not counted,
+			// so that a dead-letter replay of it can count it.
+			_, mkey, marker := next(t, f.details)
+			assert.Equal(t, tc.key, mkey)
+			assert.Equal(t, avro.OrderDetailsStatusDeadLettered, marker.Status)
+			assert.Equal(t, int64(i), marker.SourceOffset)
+			assert.Equal(t, int32(0), marker.Attempt)
+			assert.Contains(t, *marker.Reason, tc.message)
 			assertEmpty(t, f.details, f.retries)
 		})
 	}
