@@ -268,6 +268,7 @@ func simulate(rng *rand.Rand, n int) ([]*avro.OrderDetails, map[int64]bool, map[
 	}
 	return topic, want, all
 }
+
 // redeliver reads the topic like a totals processor that crashes and
 // resumes from an earlier offset a few times.
 func redeliver(rng *rand.Rand, topic []*avro.OrderDetails) []*avro.OrderDetails {
