@@ -227,21 +227,44 @@ cmd_fetch() {
 }
 
 # pid of our broker, if it is running (checks the command line, so a recycled pid is not mistaken for it).
+# When the pid file is missing or stale (e.g. a start interrupted between the launch and writing it), the process
+# is looked for by its command line and the pid file written again.
 broker_pid() {
-  local pid
-  [[ -f $PID_FILE ]] || return 1
-  pid=$(<"$PID_FILE")
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF " kafka.Kafka $CONFIG" || return 1
-  printf '%s\n' "$pid"
+  local pid d comm
+  if [[ -f $PID_FILE ]]; then
+    pid=$(<"$PID_FILE")
+    if [[ $pid =~ ^[0-9]+$ ]] && is_our_broker "$pid"; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  fi
+  for d in /proc/[0-9]*; do
+    read -r comm <"$d/comm" 2>/dev/null || continue
+    [[ $comm == java ]] || continue
+    pid=${d#/proc/}
+    if is_our_broker "$pid"; then
+      [[ -d ${PID_FILE%/*} ]] && { printf '%s\n' "$pid" >"$PID_FILE"; } 2>/dev/null
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# is_our_broker PID: PID is alive and runs kafka.Kafka with our CONFIG (so a recycled pid is not mistaken for it).
+is_our_broker() {
+  local -a args
+  pid_alive "$1" || return 1
+  mapfile -d '' -t args <"/proc/$1/cmdline" 2>/dev/null || return 1
+  ((${#args[@]} >= 2)) && [[ ${args[-2]} == kafka.Kafka && ${args[-1]} == "$CONFIG" ]]
 }
 
 # pid_alive PID: the process exists and is not a zombie (a SIGKILLed broker whose parent has not reaped it yet).
 pid_alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n $state && $state != Z && $state != X ]]
+  local stat
+  read -r stat <"/proc/$1/stat" 2>/dev/null || return 1
+  stat=${stat##*) } # "PID (COMM) STATE ..."
+  [[ -n $stat && ${stat%% *} != [ZX] ]]
 }
 
 port_open() {
@@ -415,7 +438,7 @@ format_storage_once() {
 wait_ready() {
   local pid=$1 deadline=${2:-$((SECONDS + START_TIMEOUT))} t0=$SECONDS
   while :; do
-    if ! broker_pid >/dev/null; then
+    if ! pid_alive "$pid"; then # not broker_pid: right after the launch, $pid may not have exec'd java yet
       rm -f -- "$PID_FILE"
       show_log_tail
       die "$WHAT (pid $pid) exited during startup; logs: $LOG_DIR"
