@@ -52,7 +52,7 @@ type Cluster struct {
 
 // KafkaCluster ensures the three-node Kafka cluster runs (it runs
 // `scripts/kafka.sh cluster start`, which starts what is not running and waits
-// until all three brokers are alive; the first start takes ~30 s), waits until
+// until all three brokers are alive; 15-20 s on 2 busy cores), waits until
 // every partition on it has its full ISR, and returns a handle. Under -short
 // the test is skipped; without java it is skipped, or fails under CI=true.
 func KafkaCluster(t testing.TB) *Cluster {
