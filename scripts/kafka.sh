@@ -910,7 +910,7 @@ cmd_cluster_reset() {
     rmdir -- "$DATA_DIR" 2>/dev/null || true
   done
   use_cluster
-  rm -f -- "$CLUSTER_ID_FILE" "$CLUSTER_DIR/.lock"
+  rm -f -- "$CLUSTER_ID_FILE" "$CLUSTER_DIR/.lock" "$CLUSTER_DIR/tests.lock" # tests.lock: testkit.KafkaCluster
   rmdir -- "$CLUSTER_DIR" 2>/dev/null || true
   log "wiped the cluster's data in $CLUSTER_DIR"
 }
