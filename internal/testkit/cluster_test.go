@@ -37,6 +37,25 @@ func TestClusterLeaderKilledLosesNothing(t *testing.T) {
 		}
 	}
 
+	// The production-shaped settings of every node.
+	brokerCfgs, err := c.Admin().DescribeBrokerConfigs(ctx, 1, 2, 3)
+	require.NoError(t, err)
+	require.Len(t, brokerCfgs, ClusterNodes)
+	for _, rc := range brokerCfgs {
+		require.NoError(t, rc.Err, "configs of node %s", rc.Name)
+		got := map[string]string{}
+		for _, kv := range rc.Configs {
+			got[kv.Key] = kv.MaybeValue()
+		}
+		for k, v := range map[string]string{
+			"default.replication.factor": "3", "min.insync.replicas": "2", "unclean.leader.election.enable": "false",
+			"offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
+			"transaction.state.log.min.isr": "2", "auto.create.topics.enable": "false",
+		} {
+			require.Equal(t, v, got[k], "%s on node %s", k, rc.Name)
+		}
+	}
+
 	md, err := c.Admin().Metadata(ctx, topic)
 	require.NoError(t, err)
 	require.Len(t, md.Brokers, ClusterNodes, "brokers in the metadata")
