@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -175,9 +176,21 @@ func readAll(ctx context.Context, t *testing.T, brokers []string, topic string, 
 	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	require.NoError(t, err)
 	defer adm.Close()
-	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
-	require.NoError(t, err)
-	require.NoError(t, ends.Error())
+	// Right after a leader election the new leader answers OFFSET_NOT_AVAILABLE
+	// (retriable) until its high watermark has caught up.
+	var ends kadm.ListedOffsets
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ends, err = kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(clusterPoll)
+	}
+	require.NoError(t, err, "end offsets of %s", topic)
 	want := map[int32]int64{}
 	var sum int64
 	ends.Each(func(o kadm.ListedOffset) {
