@@ -11,7 +11,8 @@
 #   make bench      end-to-end throughput and latency, table loading, on kfake and real Kafka
 #   make build      binaries into ./bin
 #   make infra      start the private MariaDB and the Kafka broker
-#   make stop       stop them
+#   make stop       stop them (and the 3-node Kafka cluster the failover
+#                   tests start on demand: scripts/kafka.sh cluster start)
 #   make generate   regenerate avro/types.go from the .avsc files
 
 SHELL := /bin/bash
@@ -47,6 +48,7 @@ infra:
 
 stop:
 	-scripts/kafka.sh stop
+	-scripts/kafka.sh cluster stop
 	-scripts/mariadb.sh stop
 
 vet:
