@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -10,9 +11,11 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/kit/deadletter"
+	"github.com/orderstream/pipeline/kit/lineage"
 	"github.com/orderstream/pipeline/kit/topics"
 	"github.com/orderstream/pipeline/processors/details"
 	"github.com/orderstream/pipeline/services/frame"
@@ -25,6 +28,8 @@ type Details struct {
 	MaxRetries int
 	RetryDelay time.Duration
 	StateDir   string
+	// AcceptNewOrders accepts a recreated orders topic as a new epoch.
+	AcceptNewOrders bool
 }
 
 // RegisterFlags adds the service's flags, defaults included.
@@ -41,6 +46,8 @@ func (d *Details) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&d.MaxRetries, "retry.max", 10, "join attempts after the first before an order is dead-lettered")
 	fs.DurationVar(&d.RetryDelay, "retry.backoff", 3*time.Second, "wait before each retry")
 	fs.StringVar(&d.StateDir, "state.dir", "", "keep the lookup tables in LevelDB here (default: in memory, rebuilt at start)")
+	fs.BoolVar(&d.AcceptNewOrders, "lineage.accept", false, "accept that the orders topic was deleted and created again since the last start: "+
+		"its orders get a new epoch (their offsets start at 0 again) and count as new orders; without it orders-details refuses to start")
 }
 
 // Groups are the consumer groups of the service.
@@ -55,16 +62,66 @@ func (d *Details) Run(ctx context.Context, env *frame.Env) error {
 	if err := env.EnsureTopics(ctx, []topics.Spec{
 		{Name: string(t.Orders)}, {Name: string(t.Details)}, {Name: string(t.Retry)}, {Name: string(t.DeadLetter)},
 		{Name: string(t.Customers), Compacted: true}, {Name: string(t.Products), Compacted: true},
+		{Name: lineageTopic(d.Group), Partitions: 1, Compacted: true},
 	}); err != nil {
 		return err
 	}
+	epoch, g, closeGuard, err := d.epoch(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeGuard()
 	c, err := details.NewCodecs(ctx, env.Registry, t)
 	if err != nil {
 		return err
 	}
-	j := details.New(details.Options{Group: goka.Group(d.Group), Topics: t, MaxRetries: d.MaxRetries, RetryDelay: d.RetryDelay, Logger: env.Log}, c)
-	env.Log.Info("starting orders-details", "group.id", d.Group, "retry.max", d.MaxRetries, "retry.backoff", d.RetryDelay)
-	return env.RunProcessors(ctx, d.StateDir, j.Graph(), j.RetryGraph())
+	j := details.New(details.Options{Group: goka.Group(d.Group), Topics: t, MaxRetries: d.MaxRetries, RetryDelay: d.RetryDelay,
+		Epoch: epoch, Logger: env.Log}, c)
+	env.Log.Info("starting orders-details", "group.id", d.Group, "retry.max", d.MaxRetries, "retry.backoff", d.RetryDelay, "epoch", epoch)
+	ctx, lineageErr := g.running(ctx, env)
+	err = env.RunProcessors(ctx, d.StateDir, j.Graph(), j.RetryGraph())
+	return errors.Join(lineageErr(), err)
+}
+
+// epoch checks that orders is the topic the recorded orders came from:
+// the totals identify orders by their offsets in it, which start at 0
+// again when it is recreated. With --lineage.accept a recreated topic is
+// a new epoch of identities: recorded, and read from its start.
+func (d *Details) epoch(ctx context.Context, env *frame.Env) (int32, *guard, func(), error) {
+	orders := string(d.Topics.Orders)
+	g, closeGuard, err := newGuard(env, d.Group, "orders-details", []lineage.Watch{{Topic: orders, ID: true}},
+		func(ch *lineage.Changed) string {
+			return fmt.Sprintf("Its offsets start at 0 again, and orders-totals-by-customer identifies orders by them: "+
+				"new orders would be taken for ones already counted. If every order of the old topic was processed "+
+				"(lag 0) and you mean to go on with the new one, stop every instance and start one once with "+
+				"--lineage.accept: the new topic's orders get epoch %d and count as new orders "+
+				"(see README, \"When topics change\")", ch.Epoch+1)
+		})
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	rec, now, err := g.check(ctx)
+	var ch *lineage.Changed
+	if errors.As(err, &ch) && d.AcceptNewOrders {
+		rec.Epoch++
+		rec.Sources = now
+		if err = g.store.Save(ctx, *rec); err == nil {
+			env.Log.Warn("accepted the recreated orders topic as a new epoch (--lineage.accept)", "topic", orders, "epoch", rec.Epoch)
+			// Offsets committed on the old topic mean nothing on the new
+			// one: read it from its start.
+			adm := kadm.NewClient(g.store.Client)
+			for _, group := range d.Groups()[:1] {
+				if _, derr := adm.DeleteOffsets(ctx, group, kadm.TopicsSet{orders: nil}); derr != nil {
+					env.Log.Warn("forgetting the group's offsets on the old orders topic", "group", group, "err", derr)
+				}
+			}
+		}
+	}
+	if err != nil {
+		closeGuard()
+		return 0, nil, nil, err
+	}
+	return rec.Epoch, g, closeGuard, nil
 }
 
 // Commands: replay-dlq.

@@ -88,12 +88,29 @@ func Ensure(ctx context.Context, cl *kgo.Client, specs []Spec, defaultPartitions
 		return err
 	}
 	for _, group := range copartitioned {
-		for _, t := range group[1:] {
-			if existing[t] != existing[group[0]] {
-				return fmt.Errorf("topics %q (%d partitions) and %q (%d partitions) must have the same number of partitions: "+
-					"records with one key must land in partitions of the same number for the processor to see them together",
-					group[0], existing[group[0]], t, existing[t])
-			}
+		if err := copartitionedIn(existing, group); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckCopartitioned checks that the topics (the input and the table of a
+// Goka group, say) have one partition count.
+func CheckCopartitioned(ctx context.Context, cl *kgo.Client, names []string) error {
+	existing, err := partitions(ctx, kadm.NewClient(cl), names)
+	if err != nil {
+		return err
+	}
+	return copartitionedIn(existing, names)
+}
+
+func copartitionedIn(existing map[string]int32, group []string) error {
+	for _, t := range group[1:] {
+		if existing[t] != existing[group[0]] {
+			return fmt.Errorf("topics %q (%d partitions) and %q (%d partitions) must have the same number of partitions: "+
+				"records with one key must land in partitions of the same number for the processor to see them together",
+				group[0], existing[group[0]], t, existing[t])
 		}
 	}
 	return nil

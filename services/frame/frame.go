@@ -113,6 +113,20 @@ func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartition
 	return nil
 }
 
+// CheckCopartitioned checks that the topics have one partition count.
+func (e *Env) CheckCopartitioned(ctx context.Context, names []string) error {
+	opts, err := e.Flags.Kafka.Franz(e.Log)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return topics.CheckCopartitioned(ctx, cl, names)
+}
+
 // Parse parses args, then the environment (see package config).
 func Parse(fs *flag.FlagSet, args []string) error { return config.Parse(fs, args) }
 
