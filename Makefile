@@ -11,7 +11,8 @@
 #   make bench      end-to-end throughput and latency on kfake and real Kafka
 #   make build      binaries into ./bin
 #   make infra      start the private MariaDB and the Kafka broker
-#   make stop       stop them
+#   make stop       stop them (and a Kafka Connect worker scripts/connect.sh or
+#                   the Connect test started)
 #   make generate   regenerate avro/types.go from the .avsc files
 
 SHELL := /bin/bash
@@ -46,6 +47,7 @@ infra:
 	scripts/kafka.sh start
 
 stop:
+	-scripts/connect.sh stop
 	-scripts/kafka.sh stop
 	-scripts/mariadb.sh stop
 
