@@ -54,8 +54,9 @@ import (
 	"github.com/orderstream/pipeline/internal/topics"
 )
 
-// The plugin versions the worker must report: scripts/connect.sh, its pom,
-// deploy/connect-start.sh and connectors/README.md name the same.
+// The plugin versions the worker must report: scripts/connect.sh (which
+// docker-compose's connect-plugins runs too), its pom and connectors/README.md
+// name the same.
 const (
 	debeziumVersion       = "3.5.0.Final"
 	mongoConnectorVersion = "2.0.1"

@@ -8,8 +8,9 @@ SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 PROG=${0##*/}
 
-# One version of each, everywhere: keep equal to scripts/connect/pom.xml, deploy/connect-start.sh and
-# connectors/README.md (connectors/connect_test.go checks the plugin versions the worker reports).
+# One version of each, everywhere: keep equal to scripts/connect/pom.xml's defaults and connectors/README.md
+# (connectors/connect_test.go checks the plugin versions the worker reports; docker-compose's connect-plugins
+# runs this script's fetch, so compose gets the same).
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 DEBEZIUM_VERSION=${DEBEZIUM_VERSION:-3.5.0.Final}
 MONGO_CONNECTOR_VERSION=${MONGO_CONNECTOR_VERSION:-2.0.1}
