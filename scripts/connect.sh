@@ -184,6 +184,7 @@ unpack_plugins() {
 }
 
 # le16 N / le32 N: N as 2 / 4 little-endian bytes.
+# shellcheck disable=SC2059 # the format is the escape sequence built here
 le16() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $((($1 >> 8) & 255)))"; }
 le32() { le16 $(($1 & 65535)); le16 $((($1 >> 16) & 65535)); }
 
@@ -420,9 +421,10 @@ logger.common.level = WARN
 EOF
 }
 
-# wait_ready PID: until the REST API answers and lists the plugins.
+# wait_ready PID [ours]: until the REST API answers and lists the plugins. A worker this call started ("ours")
+# that does not become ready is stopped; one that was running already is left alone.
 wait_ready() {
-  local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
+  local pid=$1 ours=${2:-} deadline=$((SECONDS + START_TIMEOUT))
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f -- "$PID_FILE"
@@ -436,9 +438,11 @@ wait_ready() {
       show_log_tail
       local missing
       missing=$(missing_plugins | tr '\n' ' ')
-      log "stopping the worker that did not become ready"
-      stop_pid "$pid"
-      rm -f -- "$PID_FILE"
+      if [[ $ours == ours ]]; then
+        log "stopping the worker that did not become ready"
+        stop_pid "$pid"
+        rm -f -- "$PID_FILE"
+      fi
       if rest_get /connectors >/dev/null 2>&1; then
         die "the worker answered but GET /connector-plugins lacks: $missing(plugin path $PLUGINS_DIR); logs: $LOG_DIR"
       fi
@@ -455,6 +459,12 @@ cmd_start() {
   lock "$DATA_DIR/.lock"
   local pid t0=$SECONDS
   if pid=$(worker_pid); then
+    local running_listener running_bootstrap
+    running_listener=$(sed -n 's/^listeners=//p' "$CONFIG")
+    running_bootstrap=$(sed -n 's/^bootstrap.servers=//p' "$CONFIG")
+    if [[ $running_listener != "http://$HOST:$PORT" || $running_bootstrap != "$BOOTSTRAP" ]]; then
+      die "a worker of CONNECT_DATA_DIR=$DATA_DIR is running (pid $pid) on $running_listener with Kafka $running_bootstrap, not on http://$HOST:$PORT with Kafka $BOOTSTRAP: stop it first ($PROG stop), or use another CONNECT_DATA_DIR"
+    fi
     if worker_ready; then
       log "already running (pid $pid) on http://$HOST:$PORT, Kafka $(sed -n 's/^bootstrap.servers=//p' "$CONFIG")"
       return 0
@@ -487,7 +497,7 @@ $owner}
     -cp "$LIBS_DIR/*" org.apache.kafka.connect.cli.ConnectDistributed "$CONFIG" </dev/null >"$STDOUT_LOG" 2>&1 9>&- &
   pid=$!
   printf '%s\n' "$pid" >"$PID_FILE"
-  wait_ready "$pid"
+  wait_ready "$pid" ours
   log "ready on http://$HOST:$PORT (pid $pid) in $((SECONDS - t0)) s"
 }
 
