@@ -12,7 +12,8 @@
 #   make build      binaries into ./bin
 #   make infra      start the private MariaDB and the Kafka broker
 #   make stop       stop them (and the 3-node Kafka cluster the failover
-#                   tests start on demand: scripts/kafka.sh cluster start)
+#                   tests start on demand, and a Kafka Connect worker
+#                   scripts/connect.sh or the Connect test started)
 #   make generate   regenerate avro/types.go from the .avsc files
 
 SHELL := /bin/bash
@@ -47,6 +48,7 @@ infra:
 	scripts/kafka.sh start
 
 stop:
+	-scripts/connect.sh stop
 	-scripts/kafka.sh stop
 	-scripts/kafka.sh cluster stop
 	-scripts/mariadb.sh stop
