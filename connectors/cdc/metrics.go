@@ -20,7 +20,7 @@ var (
 	})
 	lagSeconds = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: "orderstream", Subsystem: "cdc", Name: "binlog_lag_seconds",
-		Help: "Now minus the timestamp of the last binlog event read.",
+		Help: "How far behind the server the source reads: now minus the time of the change last read, 0 once the server's heartbeat says everything is read.",
 	})
 	offsetsSaved = promauto.NewCounter(prometheus.CounterOpts{
 		Namespace: "orderstream", Subsystem: "cdc", Name: "offsets_saved_total",

@@ -68,7 +68,12 @@ type Options struct {
 	DeadLetterTopic     string
 	SnapshotMode        string
 	OffsetFlushInterval time.Duration
-	Logger              *slog.Logger
+	// HeartbeatInterval is how often the server sends a heartbeat event
+	// when it has nothing else to send (default 10 s): it keeps the
+	// connection alive and tells the source it has read everything, which
+	// is when its binlog lag is 0.
+	HeartbeatInterval time.Duration
+	Logger            *slog.Logger
 	// OnCapturing, when set, is called once the source has checked the
 	// server and its stored position and is capturing (snapshot or
 	// binlog): the service reports itself ready then.
@@ -113,6 +118,9 @@ func New(ctx context.Context, opts Options, cl *kgo.Client, reg *codecs.Registry
 	}
 	if opts.SnapshotMode != SnapshotInitial && opts.SnapshotMode != SnapshotWhenNeeded {
 		return nil, &run.Permanent{Err: fmt.Errorf("snapshot.mode %q: want %s or %s", opts.SnapshotMode, SnapshotInitial, SnapshotWhenNeeded)}
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 10 * time.Second
 	}
 	dsn, err := mysql.ParseDSN(opts.DSN)
 	if err != nil {
@@ -525,8 +533,8 @@ func (s *Source) binlogConfig(flavor string) (replication.BinlogSyncerConfig, er
 		Charset:              "utf8mb4",
 		ParseTime:            true,
 		UseDecimal:           false, // DECIMAL as its exact text
-		HeartbeatPeriod:      10 * time.Second,
-		ReadTimeout:          30 * time.Second,
+		HeartbeatPeriod:      s.opts.HeartbeatInterval,
+		ReadTimeout:          max(30*time.Second, 3*s.opts.HeartbeatInterval),
 		MaxReconnectAttempts: 3,
 		Logger:               config.MinLevel(s.log.With("component", "go-mysql"), slog.LevelWarn),
 	}, nil

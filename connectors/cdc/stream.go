@@ -154,9 +154,7 @@ func (s *Source) stream(ctx context.Context, from *Offset) error {
 			}
 			return explainPrivileges(fmt.Errorf("reading the binlog after %s: %w", saved, err), s.dsn.User)
 		}
-		if ev.Header.Timestamp > 0 {
-			lagSeconds.Set(time.Since(time.Unix(int64(ev.Header.Timestamp), 0)).Seconds())
-		}
+		observeLag(ev)
 		switch e := ev.Event.(type) {
 		case *replication.RotateEvent:
 			tr.mu.Lock()
@@ -182,6 +180,23 @@ func (s *Source) stream(ctx context.Context, from *Offset) error {
 			if q := strings.TrimSpace(string(e.Query)); !strings.EqualFold(q, "BEGIN") {
 				tr.commit(ev.Header.LogPos)
 			}
+		}
+	}
+}
+
+// observeLag sets the binlog lag from an event: now minus the time of a
+// change (rows, query, XID), and 0 on a heartbeat, which the server sends
+// only when it has nothing else to send: everything is read. Other events
+// say nothing about it: a format description or a GTID list carries the
+// time its binlog file was started (a stream started on an idle server
+// would read as hours behind), a rotate none.
+func observeLag(ev *replication.BinlogEvent) {
+	switch ev.Event.(type) {
+	case *replication.HeartbeatEvent:
+		lagSeconds.Set(0)
+	case *replication.RowsEvent, *replication.QueryEvent, *replication.XIDEvent:
+		if ev.Header.Timestamp > 0 {
+			lagSeconds.Set(max(0, time.Since(time.Unix(int64(ev.Header.Timestamp), 0)).Seconds()))
 		}
 	}
 }
