@@ -288,9 +288,23 @@ func TestSnapshotThenBinlog(t *testing.T) {
 		cards = append(cards, "5555555555554444", "4000056655665556", "378282246310005")
 		f.await(time.Minute)
 
-		gotC, _ := f.latest(f.opts.Tables[0].Topic)
+		gotC, recsC := f.latest(f.opts.Tables[0].Topic)
 		assert.Nil(t, gotC["3"], "deleted customer: tombstone last")
 		assert.Nil(t, gotC["4"], "customer whose id changed: tombstone for the old id")
+		// Debezium's headers on the two records of a primary-key change,
+		// as its SimpleHeaderConverter writes the key struct; none elsewhere.
+		headers := map[string]map[string]string{}
+		for _, r := range recsC {
+			h := map[string]string{}
+			for _, x := range r.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			headers[string(r.Key)] = h
+		}
+		assert.Equal(t, map[string]string{cdc.HeaderNewKey: `{"id":2000}`}, headers["4"], "the old key's tombstone")
+		assert.Equal(t, map[string]string{cdc.HeaderOldKey: `{"id":4}`}, headers["2000"], "the new key's record")
+		assert.Empty(t, headers["3"], "a delete's tombstone")
+		assert.Empty(t, headers["2"], "an update")
 		f.assertNoCardNumbers(cards)
 		require.NoError(t, stop())
 

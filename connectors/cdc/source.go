@@ -11,7 +11,8 @@
 // table's Avro record in our namespace (Confluent wire format, schema
 // registered under <topic>-value), masked columns replaced before the value
 // leaves the process. A deleted row becomes a tombstone; an update that
-// changes the id, a tombstone for the old id and a record for the new one.
+// changes the id, a tombstone for the old id and a record for the new one,
+// with Debezium's __debezium.newkey / __debezium.oldkey headers.
 //
 // First start: a consistent snapshot of the tables without a global lock
 // (MariaDB: START TRANSACTION WITH CONSISTENT SNAPSHOT reports the exact
@@ -443,7 +444,7 @@ func (s *Source) snapshotTable(ctx context.Context, conn *sql.Conn, c *capture, 
 		for i, col := range cols {
 			row[col] = vals[i]
 		}
-		if err := s.upsert(ctx, c, row, pos, promise); err != nil {
+		if err := s.upsert(ctx, c, row, pos, nil, promise); err != nil {
 			return done, err
 		}
 		done++
@@ -463,7 +464,7 @@ func (s *Source) snapshotTable(ctx context.Context, conn *sql.Conn, c *capture, 
 
 // upsert produces a row's record, or dead-letters a row that does not fit
 // its schema. It blocks when the client's buffer is full (backpressure).
-func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos Offset, promise func(*kgo.Record, error)) error {
+func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos Offset, headers []kgo.RecordHeader, promise func(*kgo.Record, error)) error {
 	key, err := c.mapper.key(row)
 	if err != nil {
 		return s.deadLetter(ctx, c, row, pos, err, promise)
@@ -472,7 +473,7 @@ func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos
 	if err == nil {
 		var v []byte
 		if v, err = c.codec.Encode(rec); err == nil {
-			s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key), Value: v}, promise)
+			s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key), Value: v, Headers: headers}, promise)
 			return ctx.Err()
 		}
 	}
@@ -480,9 +481,24 @@ func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos
 }
 
 // tombstone produces the deletion of key.
-func (s *Source) tombstone(ctx context.Context, c *capture, key string, promise func(*kgo.Record, error)) error {
-	s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key)}, promise)
+func (s *Source) tombstone(ctx context.Context, c *capture, key string, headers []kgo.RecordHeader, promise func(*kgo.Record, error)) error {
+	s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key), Headers: headers}, promise)
 	return ctx.Err()
+}
+
+// Debezium's headers on the records of an update that changes the key: the
+// old key's tombstone names the new key, the new key's record the old one.
+// The values are the key struct as Kafka Connect's SimpleHeaderConverter
+// writes it: {"id":12}.
+const (
+	HeaderNewKey = "__debezium.newkey"
+	HeaderOldKey = "__debezium.oldkey"
+)
+
+// keyHeader is a key-change header: the key column and its value as JSON.
+func (c *capture) keyHeader(name, key string) []kgo.RecordHeader {
+	v, _ := json.Marshal(map[string]json.Number{c.KeyColumn: json.Number(key)})
+	return []kgo.RecordHeader{{Key: name, Value: v}}
 }
 
 func (s *Source) deadLetter(ctx context.Context, c *capture, row map[string]any, pos Offset, cause error, promise func(*kgo.Record, error)) error {

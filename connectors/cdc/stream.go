@@ -227,7 +227,7 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 	case replication.EnumRowsEventTypeInsert:
 		for _, values := range e.Rows {
 			binlogRows.WithLabelValues(c.Topic, "insert").Inc()
-			if err := s.upsert(ctx, c, asRow(values), pos, tr.promise()); err != nil {
+			if err := s.upsert(ctx, c, asRow(values), pos, nil, tr.promise()); err != nil {
 				return err
 			}
 		}
@@ -237,13 +237,16 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 			binlogRows.WithLabelValues(c.Topic, "update").Inc()
 			oldKey, err1 := c.mapper.key(before)
 			newKey, err2 := c.mapper.key(after)
+			var headers []kgo.RecordHeader
 			if err1 == nil && err2 == nil && oldKey != newKey {
-				// The id changed: the old key is gone (as Debezium does).
-				if err := s.tombstone(ctx, c, oldKey, tr.promise()); err != nil {
+				// The id changed: the old key is gone, with Debezium's
+				// headers naming the other key on both records.
+				if err := s.tombstone(ctx, c, oldKey, c.keyHeader(HeaderNewKey, newKey), tr.promise()); err != nil {
 					return err
 				}
+				headers = c.keyHeader(HeaderOldKey, oldKey)
 			}
-			if err := s.upsert(ctx, c, after, pos, tr.promise()); err != nil {
+			if err := s.upsert(ctx, c, after, pos, headers, tr.promise()); err != nil {
 				return err
 			}
 		}
@@ -258,7 +261,7 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 				}
 				continue
 			}
-			if err := s.tombstone(ctx, c, key, tr.promise()); err != nil {
+			if err := s.tombstone(ctx, c, key, nil, tr.promise()); err != nil {
 				return err
 			}
 		}
