@@ -24,6 +24,15 @@
 // Column names come from the binlog's own table-map events
 // (binlog_row_metadata=FULL), never from the current information_schema, so
 // events written before an ALTER TABLE are read right.
+//
+// Schema evolution: a column the topic's value schema does not know is never
+// dropped. By default (EvolveSchema) it becomes a new optional field of the
+// schema, registered as a new backward-compatible version, as Debezium with
+// the Avro converter does; a change no compatible version can express (a
+// column's type changes, a column whose field has no default is dropped)
+// stops the source with an error naming the table and the column. The
+// schema a run starts with is the .avsc plus what the latest registered
+// version added, so the evolution survives restarts.
 package cdc
 
 import (
@@ -69,6 +78,9 @@ type Options struct {
 	DeadLetterTopic     string
 	SnapshotMode        string
 	OffsetFlushInterval time.Duration
+	// SchemaEvolution is what a column the topic's schema does not know
+	// does: EvolveSchema (the default) or FailOnUnknownColumn.
+	SchemaEvolution string
 	// HeartbeatInterval is how often the server sends a heartbeat event
 	// when it has nothing else to send (default 10 s): it keeps the
 	// connection alive and tells the source it has read everything, which
@@ -85,6 +97,7 @@ type Options struct {
 type Source struct {
 	opts    Options
 	cl      *kgo.Client
+	reg     *codecs.Registry
 	db      *sql.DB
 	dsn     *mysql.Config
 	tables  map[string]*capture // by "db.table"
@@ -92,11 +105,18 @@ type Source struct {
 	log     *slog.Logger
 }
 
-// capture is one captured table.
+// capture is one captured table and the schema its records are written
+// with (see reconcile).
 type capture struct {
 	Table
+	text   string // the schema, as registered
+	schema *tavro.Schema
 	mapper *rowMapper
 	codec  *codecs.Avro[map[string]any]
+	// checked: the columns of the binlog table-map event tableMap, which
+	// the schema was last reconciled with.
+	checked  []column
+	tableMap *replication.TableMapEvent
 }
 
 // New prepares a source: it registers the tables' schemas and opens the
@@ -120,6 +140,12 @@ func New(ctx context.Context, opts Options, cl *kgo.Client, reg *codecs.Registry
 	if opts.SnapshotMode != SnapshotInitial && opts.SnapshotMode != SnapshotWhenNeeded {
 		return nil, &run.Permanent{Err: fmt.Errorf("snapshot.mode %q: want %s or %s", opts.SnapshotMode, SnapshotInitial, SnapshotWhenNeeded)}
 	}
+	if opts.SchemaEvolution == "" {
+		opts.SchemaEvolution = EvolveSchema
+	}
+	if opts.SchemaEvolution != EvolveSchema && opts.SchemaEvolution != FailOnUnknownColumn {
+		return nil, &run.Permanent{Err: fmt.Errorf("schema.evolution %q: want %s or %s", opts.SchemaEvolution, EvolveSchema, FailOnUnknownColumn)}
+	}
 	if opts.HeartbeatInterval <= 0 {
 		opts.HeartbeatInterval = 10 * time.Second
 	}
@@ -133,23 +159,22 @@ func New(ctx context.Context, opts Options, cl *kgo.Client, reg *codecs.Registry
 	if err != nil {
 		return nil, &run.Permanent{Err: fmt.Errorf("mysql.dsn: %w", err)}
 	}
-	s := &Source{opts: opts, cl: cl, db: db, dsn: dsn, tables: map[string]*capture{},
+	s := &Source{opts: opts, cl: cl, reg: reg, db: db, dsn: dsn, tables: map[string]*capture{},
 		offsets: &offsetStore{cl: cl, topic: opts.OffsetsTopic, key: opts.Name},
 		log:     opts.Logger.With("connector", opts.Name)}
 	for _, t := range opts.Tables {
-		schema, err := tavro.Parse(t.Schema)
-		if err != nil {
+		if _, err := tavro.Parse(t.Schema); err != nil {
 			return nil, &run.Permanent{Err: fmt.Errorf("table %s.%s: schema: %w", t.Database, t.Name, err)}
 		}
-		m, err := newRowMapper(t, schema, opts.MaskReplacement)
-		if err != nil {
-			return nil, &run.Permanent{Err: err}
-		}
-		codec, err := codecs.NewAvro[map[string]any](ctx, reg, codecs.ValueSubject(t.Topic), t.Schema)
+		text, err := startSchema(ctx, reg, t)
 		if err != nil {
 			return nil, err
 		}
-		s.tables[t.Database+"."+t.Name] = &capture{Table: t, mapper: m, codec: codec}
+		c := &capture{Table: t}
+		if err := s.useSchema(ctx, c, text); err != nil {
+			return nil, err
+		}
+		s.tables[t.Database+"."+t.Name] = c
 	}
 	return s, nil
 }
@@ -320,6 +345,10 @@ func (s *Source) snapshot(ctx context.Context) (*Offset, error) {
 	if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 		return nil, err
 	}
+	// TIMESTAMP columns read in UTC, as the binlog has them.
+	if _, err := conn.ExecContext(ctx, "SET SESSION time_zone = '+00:00'"); err != nil {
+		return nil, err
+	}
 	var pos Offset
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		// MariaDB reports the binlog position of the snapshot itself: no lock.
@@ -427,6 +456,13 @@ func (s *Source) snapshotTable(ctx context.Context, conn *sql.Conn, c *capture, 
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
+		return 0, err
+	}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.reconcile(ctx, c, resultColumns(types), "the snapshot"); err != nil {
 		return 0, err
 	}
 	vals := make([]any, len(cols))

@@ -1,9 +1,11 @@
 package cdc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -214,27 +216,59 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 	tr.mu.Lock()
 	pos := Offset{File: tr.file}
 	tr.mu.Unlock()
-	asRow := func(values []any) map[string]any {
+
+	cols, err := s.tableColumns(ctx, c, e.Table, "the binlog, file "+pos.File)
+	if err != nil {
+		return err
+	}
+	// asRow maps a row's values to its columns; a value that is not its
+	// column's (an ENUM index out of range) is a bad row.
+	asRow := func(values []any) (map[string]any, error) {
 		row := make(map[string]any, len(names))
+		var bad error
 		for i, v := range values {
-			if i < len(names) {
-				row[names[i]] = v
+			if i >= len(names) {
+				continue
 			}
+			if i < len(cols) && cols[i].value != nil {
+				nv, err := cols[i].value(v)
+				if err != nil && bad == nil {
+					bad = fmt.Errorf("column %q: %w", names[i], err)
+				}
+				if err == nil {
+					v = nv
+				}
+			}
+			row[names[i]] = v
 		}
-		return row
+		return row, bad
 	}
 	switch e.Type() {
 	case replication.EnumRowsEventTypeInsert:
 		for _, values := range e.Rows {
 			binlogRows.WithLabelValues(c.Topic, "insert").Inc()
-			if err := s.upsert(ctx, c, asRow(values), pos, nil, tr.promise()); err != nil {
+			row, bad := asRow(values)
+			if bad != nil {
+				if err := s.deadLetter(ctx, c, row, pos, bad, tr.promise()); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.upsert(ctx, c, row, pos, nil, tr.promise()); err != nil {
 				return err
 			}
 		}
 	case replication.EnumRowsEventTypeUpdate:
 		for i := 0; i+1 < len(e.Rows); i += 2 {
-			before, after := asRow(e.Rows[i]), asRow(e.Rows[i+1])
+			before, _ := asRow(e.Rows[i])
+			after, bad := asRow(e.Rows[i+1])
 			binlogRows.WithLabelValues(c.Topic, "update").Inc()
+			if bad != nil {
+				if err := s.deadLetter(ctx, c, after, pos, bad, tr.promise()); err != nil {
+					return err
+				}
+				continue
+			}
 			oldKey, err1 := c.mapper.key(before)
 			newKey, err2 := c.mapper.key(after)
 			var headers []kgo.RecordHeader
@@ -253,7 +287,7 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 	case replication.EnumRowsEventTypeDelete:
 		for _, values := range e.Rows {
 			binlogRows.WithLabelValues(c.Topic, "delete").Inc()
-			row := asRow(values)
+			row, _ := asRow(values)
 			key, err := c.mapper.key(row)
 			if err != nil {
 				if err := s.deadLetter(ctx, c, row, pos, err, tr.promise()); err != nil {
@@ -267,4 +301,34 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 		}
 	}
 	return nil
+}
+
+// tableColumns returns the columns of a rows event's table map, after
+// reconciling the table's schema with them when they are not the ones it
+// was last reconciled with (an ALTER TABLE in between, or the first event).
+func (s *Source) tableColumns(ctx context.Context, c *capture, tm *replication.TableMapEvent, where string) ([]column, error) {
+	if c.tableMap != nil && sameTableMap(tm, c.tableMap) {
+		return c.checked, nil // the server sends the table map again with every transaction
+	}
+	cols := tableMapColumns(tm)
+	if !slices.EqualFunc(cols, c.checked, func(a, b column) bool {
+		return a.name == b.name && a.sqlType == b.sqlType && a.avro == b.avro
+	}) {
+		if err := s.reconcile(ctx, c, cols, where); err != nil {
+			return nil, err
+		}
+	}
+	c.checked, c.tableMap = cols, tm
+	return cols, nil
+}
+
+// sameTableMap reports whether two table-map events describe the same
+// columns (names, types, type metadata, signedness, collations, ENUM and
+// SET values): a comparison of bytes, much cheaper than describing them.
+func sameTableMap(a, b *replication.TableMapEvent) bool {
+	eq := func(x, y [][]byte) bool { return slices.EqualFunc(x, y, bytes.Equal) }
+	eq2 := func(x, y [][][]byte) bool { return slices.EqualFunc(x, y, eq) }
+	return bytes.Equal(a.ColumnType, b.ColumnType) && slices.Equal(a.ColumnMeta, b.ColumnMeta) && eq(a.ColumnName, b.ColumnName) &&
+		bytes.Equal(a.SignednessBitmap, b.SignednessBitmap) && slices.Equal(a.DefaultCharset, b.DefaultCharset) &&
+		slices.Equal(a.ColumnCharset, b.ColumnCharset) && eq2(a.EnumStrValue, b.EnumStrValue) && eq2(a.SetStrValue, b.SetStrValue)
 }
