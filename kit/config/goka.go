@@ -152,15 +152,16 @@ func clone(cfg *sarama.Config) *sarama.Config {
 	return &c
 }
 
-// ViewOptions are the Goka options of a view of ours (in memory, murmur2);
-// close clients once the view has stopped (see Clients).
-func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clients) []goka.ViewOption {
+// ViewOptions are the Goka options of a view of ours (murmur2; the table in
+// memory, or with stateDir in LevelDB below it, a restart reading only what
+// is new); close clients once the view has stopped (see Clients).
+func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clients, stateDir string) []goka.ViewOption {
 	return []goka.ViewOption{
 		goka.WithViewClientID(k.ClientID + "-view"),
 		goka.WithViewHasher(murmur2.Hasher),
 		goka.WithViewConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
 		goka.WithViewTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
-		goka.WithViewStorageBuilder(store.MemoryBuilder()),
+		goka.WithViewStorageBuilder(store.Builder(stateDir)),
 		goka.WithViewLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
 	}
 }

@@ -1,10 +1,14 @@
 // Package details is the orders-details processor: it joins each order with
-// its customer and product, read from the customers and products tables
-// (Goka Lookup tables: every instance holds every partition, the analogue of
-// a Kafka Streams GlobalKTable), and writes OrderDetails to order-details.
+// its customer and product, read from the customers and products tables,
+// and writes OrderDetails to order-details. The tables are lookup tables:
+// every instance holds every partition, the analogue of a Kafka Streams
+// GlobalKTable. They are Goka views of the process (NewViews), one copy of
+// each table shared by the join, its retries, and whatever else in the
+// process reads them (Goka's own Lookup edges would give each group a copy
+// of its own), recovered before the processors start.
 //
 //	orders ──► orders-details ──► order-details         JOINED, or RETRYING / DEAD_LETTERED markers
-//	             │  Lookup customers, products
+//	             │  looks up customers, products (Tables)
 //	             ├──► orders-details-retry ──► orders-details-retry (group): waits, joins again
 //	             └──► orders-details-dlq     undecodable or invalid orders, orders never joined
 //
@@ -104,23 +108,63 @@ func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, er
 	return &c, nil
 }
 
+// Tables are the lookup tables of the join: rows by key, from every
+// partition, as they are now. Values are what the tables' Lenient codecs
+// decode (codecs.Decoded), nil for a missing row; an error means the
+// table cannot be read now (not recovered, stopped).
+type Tables interface {
+	Get(table goka.Table, key string) (any, error)
+}
+
+// Views are Tables as Goka views (see NewViews).
+type Views map[goka.Table]*goka.View
+
+// Get reads key from table's view.
+func (v Views) Get(table goka.Table, key string) (any, error) {
+	view := v[table]
+	if view == nil {
+		return nil, fmt.Errorf("no view of table %s", table)
+	}
+	return view.Get(key)
+}
+
+// NewViews returns the views of the customers and products tables (not
+// running yet: run them, and start the processors once they are
+// recovered), with Lenient codecs: an unreadable row reaches the join as a
+// decoding error.
+func NewViews(brokers []string, t Topics, c *Codecs, opts ...goka.ViewOption) (Views, error) {
+	views := Views{}
+	for table, codec := range map[goka.Table]goka.Codec{
+		t.Customers: codecs.NewLenient(c.Customer),
+		t.Products:  codecs.NewLenient(c.Product),
+	} {
+		v, err := goka.NewView(brokers, table, codec, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("view of table %s: %w", table, err)
+		}
+		views[table] = v
+	}
+	return views, nil
+}
+
 // Joiner holds the two processors' callbacks.
 type Joiner struct {
 	opts   Options
 	codecs *Codecs
+	tables Tables
 	log    *slog.Logger
 	wait   func(ctx context.Context, until time.Time) bool // false: ctx ended first
 }
 
-// New returns a Joiner.
-func New(opts Options, c *Codecs) *Joiner {
+// New returns a Joiner reading rows from tables.
+func New(opts Options, c *Codecs, tables Tables) *Joiner {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Group == "" {
 		opts.Group = DefaultGroup
 	}
-	return &Joiner{opts: opts, codecs: c, log: opts.Logger.With("group", string(opts.Group)), wait: waitUntil}
+	return &Joiner{opts: opts, codecs: c, tables: tables, log: opts.Logger.With("group", string(opts.Group)), wait: waitUntil}
 }
 
 func waitUntil(ctx context.Context, until time.Time) bool {
@@ -146,8 +190,6 @@ func (j *Joiner) Graph() *goka.GroupGraph {
 	t := j.opts.Topics
 	return goka.DefineGroup(j.opts.Group,
 		goka.Input(t.Orders, codecs.NewLenient(j.codecs.Order), j.onOrder),
-		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
-		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
 		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.DeadLetter, new(codec.Bytes)),
@@ -159,8 +201,6 @@ func (j *Joiner) RetryGraph() *goka.GroupGraph {
 	t := j.opts.Topics
 	return goka.DefineGroup(j.retryGroup(),
 		goka.Input(t.Retry, codecs.NewLenient(j.codecs.Details), j.onRetry),
-		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
-		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
 		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.DeadLetter, new(codec.Bytes)),
@@ -312,11 +352,11 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 // (reason: the order is retried, then dead-lettered). An error is not the
 // order's fault: the processor stops.
 func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string, error) {
-	cust, reason, err := lookupRow[avro.Customer](ctx, j.opts.Topics.Customers, o.CustomerID, "customer")
+	cust, reason, err := lookupRow[avro.Customer](j.tables, j.opts.Topics.Customers, o.CustomerID, "customer")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}
-	prod, reason, err := lookupRow[avro.Product](ctx, j.opts.Topics.Products, o.ProductID, "product")
+	prod, reason, err := lookupRow[avro.Product](j.tables, j.opts.Topics.Products, o.ProductID, "product")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}
@@ -329,8 +369,11 @@ func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.
 // onto ours is a configuration fault (the registry was reset, or another
 // registry is configured) and an unreachable registry a transient one:
 // both stop the processor, and no order is dead-lettered for them.
-func lookupRow[T any](ctx goka.Context, table goka.Table, id int64, what string) (*T, string, error) {
-	v := ctx.Lookup(table, codecs.Key(id))
+func lookupRow[T any](tables Tables, table goka.Table, id int64, what string) (*T, string, error) {
+	v, err := tables.Get(table, codecs.Key(id))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s %d from table %s: %w", what, id, table, err)
+	}
 	if v == nil {
 		return nil, fmt.Sprintf("%s %d not found in table %s", what, id, table), nil
 	}

@@ -32,10 +32,16 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	c, err := NewCodecs(ctx, testkit.Registry(t), DefaultTopics)
 	require.NoError(t, err)
 	tt := tester.New(t)
-	j := New(Options{Topics: DefaultTopics, MaxRetries: maxRetries, RetryDelay: time.Hour}, c)
+	views, err := NewViews(nil, DefaultTopics, c, goka.WithViewTester(tt))
+	require.NoError(t, err)
+	errs := make(chan error, 4)
+	for _, v := range views {
+		go func() { errs <- v.Run(ctx) }()
+		<-v.WaitRunning()
+	}
+	j := New(Options{Topics: DefaultTopics, MaxRetries: maxRetries, RetryDelay: time.Hour}, c, views)
 	j.wait = func(context.Context, time.Time) bool { return true } // no real waiting in unit tests
 
-	errs := make(chan error, 2)
 	for _, g := range []*goka.GroupGraph{j.Graph(), j.RetryGraph()} {
 		p, err := goka.NewProcessor(nil, g, goka.WithTester(tt), goka.WithNilHandling(goka.NilProcess))
 		require.NoError(t, err)
@@ -44,7 +50,7 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	}
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
+		for range 4 {
 			require.NoError(t, <-errs)
 		}
 	})
@@ -295,12 +301,12 @@ func TestRowOfAnUnknownSchemaStopsTheProcessor(t *testing.T) {
 	prod, err := f.j.codecs.Product.Encode(product(7))
 	require.NoError(t, err)
 	unknown := []byte{0, 0, 0, 0x7f, 0x7f, 2, 0}
-	ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup,
-		Tables: map[goka.Table]map[string]any{
-			DefaultTopics.Customers: {"1": lenient(f.j.codecs.Customer, unknown)},
-			DefaultTopics.Products:  {"7": lenient(f.j.codecs.Product, prod)},
-		}}
-	f.j.onOrder(ctx, lenient(f.j.codecs.Order, raw))
+	ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup}
+	j := New(f.j.opts, f.j.codecs, tables{
+		DefaultTopics.Customers: {"1": lenient(f.j.codecs.Customer, unknown)},
+		DefaultTopics.Products:  {"7": lenient(f.j.codecs.Product, prod)},
+	})
+	j.onOrder(ctx, lenient(f.j.codecs.Order, raw))
 	require.Len(t, ctx.Failed, 1)
 	assert.Contains(t, ctx.Failed[0].Error(), "the row of customer 1 in table customers cannot be read")
 	assert.Contains(t, ctx.Failed[0].Error(), "Was the registry reset")
@@ -334,3 +340,8 @@ func TestRegistryDownDuringARebalanceDeadLettersNothing(t *testing.T) {
 		})
 	}
 }
+
+// tables are Tables in a map.
+type tables map[goka.Table]map[string]any
+
+func (t tables) Get(table goka.Table, key string) (any, error) { return t[table][key], nil }

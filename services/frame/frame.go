@@ -52,9 +52,10 @@ type Env struct {
 	Log      *slog.Logger
 	Sarama   *sarama.Config
 	Registry *codecs.Registry
-	// OnProcessor, when set, sees every processor RunProcessors creates
-	// (the web monitor attaches them).
+	// OnProcessor and OnView, when set, see every processor and view
+	// RunProcessors runs (the web monitor attaches them).
 	OnProcessor func(*goka.Processor)
+	OnView      func(*goka.View)
 	health      *Health
 	part        string // this component's name in health
 }
