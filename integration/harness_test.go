@@ -40,6 +40,9 @@ type pipeline struct {
 	detailsID goka.Group
 	totalsID  goka.Group
 	client    *kgo.Client
+	// orderParts is the partition count of orders (orderPartitions, or the
+	// benchmark's).
+	orderParts int32
 }
 
 const (
@@ -58,8 +61,8 @@ func newPipeline(t testing.TB, brokers []string) *pipeline {
 			Details: goka.Stream(run + "-order-details"), Retry: goka.Stream(run + "-orders-details-retry"),
 			DeadLetter: goka.Stream(run + "-orders-details-dlq"),
 		},
-		detailsID: goka.Group(run + "-orders-details"),
-		totalsID:  goka.Group(run + "-orders-totals-by-customer"),
+		detailsID: goka.Group(run + "-orders-details"), orderParts: orderPartitions,
+		totalsID: goka.Group(run + "-orders-totals-by-customer"),
 	}
 	p.totals = totals.Topics{Details: p.details.Details, Totals: goka.Stream(run + "-customer-totals"), DeadLetter: goka.Stream(run + "-orders-totals-by-customer-dlq")}
 
@@ -244,7 +247,7 @@ func (p *pipeline) expectedTotals() (map[string]total, int64) {
 		o, err := codec.DecodeValue(r.Value)
 		require.NoError(t, err)
 		require.Equal(t, codecs.Key(o.CustomerID), string(r.Key))
-		require.Equal(t, murmur2.Partition(r.Key, orderPartitions), r.Partition, "orders are partitioned with murmur2")
+		require.Equal(t, murmur2.Partition(r.Key, p.orderParts), r.Partition, "orders are partitioned with murmur2")
 		k := string(r.Key)
 		if sums[k] == nil {
 			sums[k] = new(big.Rat)

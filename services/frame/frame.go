@@ -31,6 +31,7 @@ type Flags struct {
 	Registry config.Registry
 	Log      config.Log
 	HTTPAddr string
+	Pprof    bool
 }
 
 // NewFlags registers the shared flags on a new FlagSet named name, with
@@ -43,6 +44,7 @@ func NewFlags(name, about, httpAddr string) (*Flags, *flag.FlagSet) {
 	f.Registry.RegisterFlags(fs)
 	f.Log.RegisterFlags(fs)
 	fs.StringVar(&f.HTTPAddr, "http.addr", httpAddr, "where to serve /metrics, /healthz and /readyz (off: nowhere)")
+	fs.BoolVar(&f.Pprof, "http.pprof", false, "also serve Go's profiles under /debug/pprof/ on http.addr (for whoever can reach it: keep http.addr private)")
 	return f, fs
 }
 
