@@ -198,6 +198,19 @@ func TestClearErrorsBeforeStarting(t *testing.T) {
 	require.ErrorContains(t, err, "scripts/mariadb.sh start")
 	require.NotContains(t, err.Error(), ":p@", "no password in the message")
 
+	// MariaDB answers, but the password is wrong: the fix is the DSN, not
+	// starting MariaDB.
+	o = base
+	wrong, err := mysql.ParseDSN(testkit.MySQL(t))
+	require.NoError(t, err)
+	wrong.Passwd = "not-the-password"
+	o.MySQLDSN = wrong.FormatDSN()
+	err = Run(context.Background(), o)
+	require.ErrorContains(t, err, "authentication failed")
+	require.ErrorContains(t, err, "check the user and password of --mysql.dsn")
+	require.NotContains(t, err.Error(), "start it")
+	require.NotContains(t, err.Error(), "not-the-password", "no password in the message")
+
 	o = base
 	o.MySQLDSN = testkit.MySQL(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
