@@ -173,7 +173,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	mux.Handle("/metrics", env.Handler())
 	mux.Handle("/healthz", env.Handler())
 	mux.Handle("/readyz", env.Handler())
-	mux.Handle("/", web)
+	for _, prefix := range monitor.Prefixes {
+		mux.Handle(prefix, web) // and the slash-less path redirects
+	}
+	mux.Handle("/{$}", http.RedirectHandler(monitor.IndexPath+"/", http.StatusFound))
 	ln, err := net.Listen("tcp", o.MonitorAddr)
 	if err != nil {
 		return fmt.Errorf("web monitor on %s: %w", o.MonitorAddr, err)

@@ -86,7 +86,7 @@ type page struct {
 }
 
 // monitorPages are the pages checkMonitor looks at.
-var monitorPages = []string{"/", "/monitor/", "/query/customers/1", "/query/products/19", "/query/totals/1", "/metrics"}
+var monitorPages = []string{"/goka/", "/monitor/", "/query/customers/1", "/query/products/19", "/query/totals/1", "/metrics"}
 
 func readEndState(ctx context.Context, e Endpoints) (*endState, error) {
 	st := &endState{pages: map[string]page{}}
@@ -173,7 +173,7 @@ func checkMonitor(t *testing.T, pages map[string]page) {
 		require.Equal(t, http.StatusOK, p.status, path)
 		return p.body
 	}
-	assert.Contains(t, get("/"), "Monitor")
+	assert.Contains(t, get("/goka/"), "Monitor")
 	assert.Contains(t, get("/monitor/"), "orders-totals-by-customer")
 	assert.Contains(t, get("/query/customers/1"), "Emma", "customer 1 of the seed data")
 	assert.Contains(t, get("/query/products/19"), "0.10", "product 19's price")
