@@ -184,8 +184,9 @@ var stalled = strings.NewReplacer(`status = "stalled";`,
 
 // style keeps the pages within the window: Goka nests .container inside
 // .row, whose negative margins make every page scroll sideways; wide
-// tables scroll inside their panel instead.
-const style = `<style>.row{margin-left:0;margin-right:0}body{overflow-x:hidden}.panel-body{overflow-x:auto}` +
+// tables scroll inside their panel instead. And an empty icon: the
+// browser's request for /favicon.ico would be a 404 in the console.
+const style = `<link rel="icon" href="data:,"><style>.row{margin-left:0;margin-right:0}body{overflow-x:hidden}.panel-body{overflow-x:auto}` +
 	`.navbar .container{display:flex;flex-wrap:wrap}.navbar-nav>li>a{padding:8px 10px}</style>`
 
 // legible rewrites one of Goka's pages for readers who do not know Goka.
@@ -195,8 +196,10 @@ func legible(page []byte) []byte {
 		if t == "" {
 			t = "Index"
 		}
-		return []byte("<title>" + t + " · Goka monitor · orderstream</title>" + style)
+		return []byte("<title>" + t + " · Goka monitor · orderstream</title>")
 	})
+	// After Bootstrap's stylesheets, so that it wins.
+	page = bytes.Replace(page, []byte("</head>"), []byte(style+"</head>"), 1)
 	page = edge.ReplaceAllFunc(page, func(m []byte) []byte {
 		g := edge.FindSubmatch(m)
 		return []byte(string(g[1]) + string(g[2]) + " (" + codecName(string(g[3])) + ")</li>")

@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderstream/pipeline/dashboard"
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/dev/monitor"
 	"github.com/orderstream/pipeline/kit/config"
@@ -53,6 +54,11 @@ type Options struct {
 	// Check, when set, runs at the end of a bounded run, before the stack
 	// stops (tests look at Kafka, MongoDB and the monitor there).
 	Check func(ctx context.Context, s Endpoints) error
+	// Started, when set, is called once every component has been started
+	// (tests watch the running stack from there).
+	Started func(Endpoints)
+	// Scrape is how often the dashboard reads the metrics (default 2 s).
+	Scrape time.Duration
 }
 
 // Endpoints are where a running stack answers.
@@ -176,12 +182,18 @@ func Run(ctx context.Context, o Options) (err error) {
 	for _, prefix := range monitor.Prefixes {
 		mux.Handle(prefix, web) // and the slash-less path redirects
 	}
-	mux.Handle("/{$}", http.RedirectHandler(monitor.IndexPath+"/", http.StatusFound))
 	ln, err := net.Listen("tcp", o.MonitorAddr)
 	if err != nil {
 		return fmt.Errorf("web monitor on %s: %w", o.MonitorAddr, err)
 	}
 	ends := Endpoints{Brokers: brokers, RegistryURL: reg.URL(), MongoURI: mongo.URI(), MonitorURL: "http://" + ln.Addr().String()}
+	// The dashboard at /, reading this process's own /metrics and /readyz
+	// as it would read the separate binaries'.
+	dash, err := dashboard.New(s.dashboardOptions(o, ends, env.Registry, log))
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", dash)
 	report := newReporter(o, cl, mongo.URI(), s, counts, log)
 	res.add(report.close)
 
@@ -196,9 +208,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 	g.Go(func() error { env.ReportLag(gctx, 5*time.Second, s.groups()...); return nil })
-	fmt.Fprintf(o.Out, "pipeline running (pid %d; Ctrl-C stops it): Kafka %s, schema registry %s, MongoDB %s, MySQL %s\nweb monitor: %s/ (monitor, query: customers, products, totals; /metrics)\n",
-		os.Getpid(), brokers[0], reg.URL(), mongo.URI(), redactDSN(o.MySQLDSN), ends.MonitorURL)
+	g.Go(func() error { return dash.Run(gctx) })
+	fmt.Fprintf(o.Out, "pipeline running (pid %d; Ctrl-C stops it): Kafka %s, schema registry %s, MongoDB %s, MySQL %s\n"+
+		"dashboard: %s/ (Goka's monitor: %s/monitor/, queries: %s/query/, metrics: %s/metrics)\n",
+		os.Getpid(), brokers[0], reg.URL(), mongo.URI(), redactDSN(o.MySQLDSN), ends.MonitorURL, ends.MonitorURL, ends.MonitorURL, ends.MonitorURL)
 	report.legend()
+	if o.Started != nil {
+		o.Started(ends)
+	}
 
 	g.Go(func() error {
 		// The producer waits for the CDC snapshot: orders for customers

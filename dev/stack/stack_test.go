@@ -86,7 +86,7 @@ type page struct {
 }
 
 // monitorPages are the pages checkMonitor looks at.
-var monitorPages = []string{"/goka/", "/monitor/", "/query/customers/1", "/query/products/19", "/query/totals/1", "/metrics"}
+var monitorPages = []string{"/", "/api/state", "/goka/", "/monitor/", "/query/customers/1", "/query/products/19", "/query/totals/1", "/metrics"}
 
 func readEndState(ctx context.Context, e Endpoints) (*endState, error) {
 	st := &endState{pages: map[string]page{}}
@@ -173,6 +173,8 @@ func checkMonitor(t *testing.T, pages map[string]page) {
 		require.Equal(t, http.StatusOK, p.status, path)
 		return p.body
 	}
+	assert.Contains(t, get("/"), `<svg id="diagram"`, "the dashboard at /")
+	assert.Contains(t, get("/api/state"), `"name":"orders-totals-by-customer"`)
 	assert.Contains(t, get("/goka/"), "Monitor")
 	assert.Contains(t, get("/monitor/"), "orders-totals-by-customer")
 	assert.Contains(t, get("/query/customers/1"), "Emma", "customer 1 of the seed data")
@@ -182,6 +184,7 @@ func checkMonitor(t *testing.T, pages map[string]page) {
 	assert.Contains(t, totals, "Emma Johnson")
 	assert.False(t, strings.Contains(get("/monitor/"), "https://"), "assets are local")
 	assert.Contains(t, get("/metrics"), "orderstream_totals_records_total")
+	assert.Contains(t, get("/metrics"), `orderstream_consumer_lag{group="orders-totals-by-customer"`, "as README says")
 }
 
 func TestClearErrorsBeforeStarting(t *testing.T) {
