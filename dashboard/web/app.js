@@ -263,6 +263,13 @@
     search(document.getElementById("q").value);
   });
 
+  // /?q=42 opens with customer 42 found.
+  const initial = new URLSearchParams(location.search).get("q");
+  if (initial) {
+    document.getElementById("q").value = initial;
+    search(initial);
+  }
+
   // ---- polling
   async function poll() {
     try {
