@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,8 @@ import (
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/internal/testkit"
+	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -224,4 +227,41 @@ func TestTopCustomersAndSearch(t *testing.T) {
 	assert.Equal(t, "0.00", found.Matches[3].Total, "no total: zero")
 	getJSON(t, d, "/api/customer?q=nobody", &found)
 	assert.Empty(t, found.Matches)
+}
+
+// TestReadsTheFramesEndpoints: the dashboard reads what a service's frame
+// really serves (/metrics of the default registry, /readyz?format=json
+// with one entry per component), not only the fakes above.
+func TestReadsTheFramesEndpoints(t *testing.T) {
+	brokers := testkit.Kfake(t)
+	f := &frame.Flags{Name: "orders-details", Kafka: testkit.KafkaConfig(brokers), Registry: config.Registry{URL: "http://127.0.0.1:1"}}
+	env, err := f.SetupWith(quiet)
+	require.NoError(t, err)
+	srv := httptest.NewServer(env.Handler())
+	defer srv.Close()
+	d, err := New(Options{Targets: []Target{{Name: "orders-details", URL: srv.URL}}, Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)},
+		Registry: testkit.Registry(t), Log: quiet})
+	require.NoError(t, err)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+
+	stage := func() StageState {
+		d.collect(context.Background(), cl)
+		var st State
+		getJSON(t, d, "/api/state", &st)
+		for _, s := range st.Stages {
+			if s.Name == "orders-details" {
+				return s
+			}
+		}
+		t.Fatal("no orders-details stage")
+		return StageState{}
+	}
+	env.NotReady(errors.New("processors not running: orders-details"))
+	s := stage()
+	assert.Equal(t, "not ready", s.Health.State)
+	assert.Equal(t, "processors not running: orders-details", s.Health.Reason)
+	env.Ready()
+	assert.Equal(t, "ready", stage().Health.State)
 }
