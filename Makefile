@@ -8,10 +8,12 @@
 #   make test       everything: starts MariaDB and Kafka (installing them when
 #                   missing and root), checks generated code, runs all tests
 #   make test-unit  unit tests only (no MariaDB, no Kafka)
-#   make bench      end-to-end throughput and latency on kfake and real Kafka
+#   make bench      end-to-end throughput and latency, table loading, on kfake and real Kafka
 #   make build      binaries into ./bin
 #   make infra      start the private MariaDB and the Kafka broker
-#   make stop       stop them
+#   make stop       stop them (and the 3-node Kafka cluster the failover
+#                   tests start on demand, and a Kafka Connect worker
+#                   scripts/connect.sh or the Connect test started)
 #   make generate   regenerate avro/types.go from the .avsc files
 
 SHELL := /bin/bash
@@ -46,7 +48,9 @@ infra:
 	scripts/kafka.sh start
 
 stop:
+	-scripts/connect.sh stop
 	-scripts/kafka.sh stop
+	-scripts/kafka.sh cluster stop
 	-scripts/mariadb.sh stop
 
 vet:
@@ -61,6 +65,8 @@ test-unit: vet
 
 bench: infra
 	$(GO) test -run '^$$' -bench . ./codecs/
+	$(GO) test -run '^$$' -bench Memory ./kit/store/
+	$(ENV) && $(GO) test -run '^$$' -bench TableLoad -benchtime 1x -timeout 30m ./kit/store/
 	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./integration/ ./connectors/...
 
 clean:

@@ -60,7 +60,7 @@ type Product struct {
 	UpdatedAt   time.Time `avro:"updated_at" json:"updated_at"`
 }
 
-// An order joined with its customer and product. Topic: order-details, key: the customer id as a decimal string. status tells JOINED records (customer and product fields set) from RETRYING and DEAD_LETTERED ones (the customer or product was missing; join fields null), which keep per-customer order so that orders-totals-by-customer can count every order exactly once.
+// An order joined with its customer and product. Topic: order-details, key: the customer id as a decimal string. status tells JOINED records (customer and product fields set) from RETRYING and DEAD_LETTERED ones (the customer or product was missing, or the order could not be read; join fields null), which keep per-customer order so that orders-totals-by-customer can count every order exactly once: an order counts once it has a JOINED record, whatever came before.
 type OrderDetails struct {
 	OrderID    string             `avro:"order_id" json:"order_id"`
 	CustomerID int64              `avro:"customer_id" json:"customer_id"`
@@ -83,6 +83,8 @@ type OrderDetails struct {
 	SourceOffset    int64 `avro:"source_offset" json:"source_offset"`
 	// 0 for the first join attempt, n for the n-th retry.
 	Attempt int32 `avro:"attempt" json:"attempt"`
+	// Which orders topic source_partition and source_offset refer to: 0 for the first, one more each time orders-details accepts a recreated orders topic (its offsets start again at 0). Part of the order's identity.
+	SourceEpoch int32 `avro:"source_epoch" json:"source_epoch"`
 }
 
 // A customer's running order total. Topic: customer-totals (compacted), key: the customer id as a decimal string; each record replaces the previous one for its key (the MongoDB sink upserts it).
@@ -102,6 +104,7 @@ type CustomerTotal struct {
 type SourceWatermark struct {
 	Partition int32 `avro:"partition" json:"partition"`
 	Offset    int64 `avro:"offset" json:"offset"`
+	Epoch     int32 `avro:"epoch" json:"epoch"`
 }
 
 // OpenOrder is a generated struct.
@@ -109,6 +112,7 @@ type OpenOrder struct {
 	Partition int32          `avro:"partition" json:"partition"`
 	Offset    int64          `avro:"offset" json:"offset"`
 	State     OpenOrderState `avro:"state" json:"state"`
+	Epoch     int32          `avro:"epoch" json:"epoch"`
 }
 
 // State of orders-totals-by-customer per customer (its Goka group table, orders-totals-by-customer-table): the total plus the bookkeeping that makes redelivered order-details count once. Total and bookkeeping live in one value so that one write updates both.
@@ -121,8 +125,8 @@ type CustomerTotalState struct {
 	LastOrderID   *string    `avro:"last_order_id" json:"last_order_id"`
 	LastOrderAt   *time.Time `avro:"last_order_at" json:"last_order_at"`
 	UpdatedAt     time.Time  `avro:"updated_at" json:"updated_at"`
-	// Per orders partition: the highest source_offset seen on the in-order (first attempt) path.
+	// Per orders partition (and epoch of the orders topic): the highest source_offset seen on the in-order (first attempt) path. An order at or below it and not open is counted.
 	Watermarks []SourceWatermark `avro:"watermarks" json:"watermarks"`
-	// Orders seen on one path but not yet settled on the other (retries in flight).
+	// Orders not settled by the watermarks: not counted yet (PENDING: a retry is in flight; DROPPED: dead-lettered, until a JOINED record from a replay counts it), or counted by a retry result before their first attempt arrived (COUNTED).
 	Open []OpenOrder `avro:"open" json:"open"`
 }

@@ -3,15 +3,11 @@ package connectors_test
 // Checks the Kafka Connect configurations in connectors/cloud (Confluent Cloud,
 // fully managed) and connectors/connect (self-managed Connect REST API) against
 // the Go code: the CDC tables of connectors/cdc, the sink defaults of
-// connectors/mongosink, the Avro schemas and database/ddl.sql.
-//
-// Besides key-by-key checks, every source configuration is run through a small
-// model of its SMT chain (Debezium's unwrap, ValueToKey, ExtractField$Key,
-// MaskField$Value, SetSchemaMetadata$Value, RegexRouter / TopicRegexRouter,
-// HoistField$Key, the RecordIsTombstone predicate) with an insert, an update
-// and a delete of a row, so that the topic, key, schema name and masking that
-// come out are compared with what the Go side expects, and an SMT that would
-// throw on a tombstone (null value) without a predicate fails the test.
+// connectors/mongosink, the Avro schemas and database/ddl.sql; that the
+// MariaDB variants in connectors/connect/mariadb differ from the MySQL files
+// only in the connector class; and that the Cloud sources run the SMT chain of
+// the self-managed ones, which connect_test.go runs in a real Kafka Connect
+// worker (what the records look like is checked there, not modelled here).
 //
 // No Docker, no network. The deploy.sh test needs bash and is skipped without it.
 
@@ -61,7 +57,7 @@ var (
 		required: map[string][]string{
 			"MySqlCdcSourceV2": {
 				"name", "connector.class", "tasks.max", "kafka.auth.mode", "kafka.api.key", "kafka.api.secret",
-				"database.hostname", "database.port", "database.user", "database.password", "database.server.id",
+				"database.hostname", "database.port", "database.user", "database.password",
 				"topic.prefix", "database.include.list", "table.include.list", "snapshot.mode", "tombstones.on.delete",
 				"after.state.only", "output.data.format", "output.key.format", "decimal.handling.mode", "time.precision.mode",
 				"transforms",
@@ -79,7 +75,7 @@ var (
 				"tasks.max":              "1",
 				"snapshot.mode":          "initial",
 				"tombstones.on.delete":   "true",
-				"after.state.only":       "true",
+				"after.state.only":       "false",
 				"include.schema.changes": "false",
 				"output.data.format":     "AVRO",
 				"output.key.format":      "STRING",
@@ -87,11 +83,12 @@ var (
 				"time.precision.mode":    "connect",
 			},
 			"MongoDbAtlasSink": {
-				"kafka.auth.mode":       "KAFKA_API_KEY",
-				"input.data.format":     "AVRO",
-				"input.key.format":      "STRING",
-				"delete.on.null.values": "true",
-				"errors.tolerance":      "all",
+				"kafka.auth.mode":        "KAFKA_API_KEY",
+				"input.data.format":      "AVRO",
+				"input.key.format":       "STRING",
+				"delete.on.null.values":  "true",
+				"errors.tolerance":       "all",
+				"mongo.errors.tolerance": "NONE",
 			},
 		},
 	}
@@ -124,6 +121,7 @@ var (
 				"snapshot.mode":                       "initial",
 				"tombstones.on.delete":                "true",
 				"include.schema.changes":              "false",
+				"extended.headers.enabled":            "false",
 				"decimal.handling.mode":               "precise",
 				"time.precision.mode":                 "connect",
 				"key.converter":                       "org.apache.kafka.connect.storage.StringConverter",
@@ -136,7 +134,7 @@ var (
 				"value.converter.schema.registry.url":           "http://schema-registry:8081",
 				"delete.on.null.values":                         "true",
 				"errors.tolerance":                              "all",
-				"mongo.errors.tolerance":                        "all",
+				"mongo.errors.tolerance":                        "data",
 				"errors.deadletterqueue.context.headers.enable": "true",
 			},
 		},
@@ -341,61 +339,23 @@ func checkSource(t *testing.T, p platform, f connectorFile, tbl cdc.Table, ddl d
 			assert.Equal(t, "true", s.props["negate"], "%s (%s): negate=true, so it runs on everything but tombstones", s.alias, s.typ)
 		}
 	}
+	require.NotEmpty(t, smts)
+	first := smts[0]
+	assert.Equal(t, typeUnwrap, first.typ, "our own ExtractNewRecordState must come first: the other SMTs work on the row, not on the envelope")
+	assert.NotEqual(t, "unwrap", first.alias, "the managed CDC connectors reserve the alias unwrap for after.state.only")
+	assert.Equal(t, "drop", first.props["delete.tombstone.handling.mode"], "drop: the delete events go; Debezium's own tombstone (null value, no schema) is what reaches Kafka")
+	assert.Equal(t, typeIsTombstone, preds[first.props["predicate"]], "%s must not see Debezium's tombstones (isTombstone, negate=true), or drop mode drops them too", first.alias)
+	assert.Equal(t, "true", first.props["negate"], "%s: negate=true", first.alias)
+	assert.Equal(t, "true", cfg["tombstones.on.delete"], "the tombstone is the delete")
+	assert.Equal(t, "^"+strings.ReplaceAll(cfg["topic.prefix"]+"."+tbl.Database+"."+tbl.Name, ".", `\.`)+"$", routers[0].props["regex"], "the router renames exactly <topic.prefix>.<database>.<table> (anchored)")
+	assert.Equal(t, tbl.Topic, routers[0].props["replacement"], "the router's replacement is cdc.DefaultTables Topic")
 	if p.dir == cloud.dir {
 		assert.Equal(t, typeTopicRegexRouter, routers[0].typ, "RegexRouter is not available to managed connectors; use TopicRegexRouter")
-		for _, s := range smts {
-			assert.NotEqual(t, "unwrap", s.alias, "the managed CDC connectors reserve the alias unwrap for after.state.only")
-			assert.NotEqual(t, typeUnwrap, s.typ, "after.state.only=true already unwraps")
-		}
+		assert.Equal(t, "false", cfg["after.state.only"], "after.state.only=true adds a __deleted field and makes a delete two records; our ExtractNewRecordState unwraps")
+		assert.Empty(t, cfg["database.server.id"], "Confluent Cloud sets database.server.id itself")
 	} else {
-		require.NotEmpty(t, smts)
-		assert.Equal(t, typeUnwrap, smts[0].typ, "the unwrap must come first: the other SMTs work on the row, not on the envelope")
-		assert.Equal(t, "tombstone", smts[0].props["delete.tombstone.handling.mode"], "deletes must become tombstones")
 		assert.Equal(t, typeRegexRouter, routers[0].typ)
 	}
-
-	// the chain, run: what reaches Kafka for an insert, an update and a delete
-	row := map[string]any{}
-	for _, c := range cols.columns {
-		row[c] = "value of " + c
-	}
-	row[tbl.KeyColumn] = int64(42)
-	for _, m := range tbl.Mask {
-		row[m] = "4111111111111111"
-	}
-	updated := clone(row)
-	for _, m := range tbl.Mask {
-		updated[m] = nil // a NULL stays NULL
-	}
-	debeziumTopic := cfg["topic.prefix"] + "." + tbl.Database + "." + tbl.Name
-	key := map[string]any{tbl.KeyColumn: int64(42)} // Debezium keys records by the primary key
-	envelope := debeziumTopic + ".Envelope"
-	in := []record{
-		{topic: debeziumTopic, key: key, valueName: envelope, value: map[string]any{"op": "r", "before": nil, "after": row}},
-		{topic: debeziumTopic, key: key, valueName: envelope, value: map[string]any{"op": "u", "before": row, "after": updated}},
-		{topic: debeziumTopic, key: key, valueName: envelope, value: map[string]any{"op": "d", "before": updated, "after": nil}},
-		{topic: debeziumTopic, key: key}, // the tombstone Debezium writes after a delete (tombstones.on.delete=true)
-	}
-	out, err := runChain(p, cfg, smts, preds, in)
-	require.NoError(t, err)
-	require.Len(t, out, 3, "want the snapshot row, the update and one tombstone")
-	for i, r := range out {
-		assert.Equal(t, tbl.Topic, r.topic, "record %d: topic must be cdc.DefaultTables Topic", i)
-		assert.Equal(t, "42", stringKey(r.key), "record %d: key, as the string key converter writes it", i)
-	}
-	for i, src := range []map[string]any{row, updated} {
-		r := out[i]
-		require.NotNil(t, r.value)
-		assert.Equal(t, rec.fullName, r.valueName, "value schema name")
-		for c, v := range src {
-			want := v
-			if slices.Contains(tbl.Mask, c) && v != nil {
-				want = cdc.DefaultMaskReplacement
-			}
-			assert.Equal(t, want, r.value[c], "column %s", c)
-		}
-	}
-	assert.Nil(t, out[2].value, "a delete must reach Kafka as a tombstone (null value)")
 }
 
 func TestSinkAgreesWithCode(t *testing.T) {
@@ -418,25 +378,92 @@ func TestSinkAgreesWithCode(t *testing.T) {
 			assert.Equal(t, "ReplaceOneDefaultStrategy", lastDot(writeStrategy), "replace (upsert) by _id")
 
 			smts := chain(t, f)
-			preds := predicates(t, f)
-			doc := map[string]any{"customer_id": int64(42), "customer_name": "Ada Lovelace", "order_count": int64(3)}
-			in := []record{
-				{topic: mongosink.DefaultTopic, key: "42", valueName: "io.orderstream.CustomerTotal", value: doc},
-				{topic: mongosink.DefaultTopic, key: "42"},
+			predicates(t, f)
+			var hoist []smt
+			for _, s := range smts {
+				if s.typ == typeHoistFieldKey {
+					hoist = append(hoist, s)
+				}
 			}
-			out, err := runChain(p, cfg, smts, preds, in)
-			require.NoError(t, err)
-			require.Len(t, out, 2)
-			for i, r := range out {
-				k, ok := r.key.(map[string]any)
-				require.True(t, ok, "record %d: ProvidedInKeyStrategy needs the key to be a document with _id, got %T (add HoistField$Key field=_id)", i, r.key)
-				assert.Equal(t, map[string]any{"_id": "42"}, k, "record %d: _id must be the Kafka key", i)
+			if assert.Len(t, hoist, 1, "ProvidedInKeyStrategy needs the key to be a document with _id: HoistField$Key field=_id") {
+				assert.Equal(t, "_id", hoist[0].props["field"])
+				assert.Empty(t, hoist[0].props["predicate"], "tombstones need the _id too")
 			}
-			assert.Equal(t, doc, out[0].value, "the document is the value, replaced whole")
-			assert.Nil(t, out[1].value, "tombstone")
 			assert.Equal(t, "true", cfg["delete.on.null.values"], "a tombstone must delete the document")
 		})
 	}
+}
+
+// TestMariaDBFilesDifferOnlyInClass: connectors/connect holds the sources for
+// MySQL (docker-compose's MySQL 8.4: Debezium's MySqlConnector, which 3.x
+// keeps to MySQL), connectors/connect/mariadb the same for MariaDB (Debezium's
+// MariaDbConnector; connect_test.go runs those on the test MariaDB). They
+// must not drift apart in anything but the class.
+func TestMariaDBFilesDifferOnlyInClass(t *testing.T) {
+	mariadb, err := filepath.Glob(filepath.Join(selfManaged.dir, "mariadb", "*.json"))
+	require.NoError(t, err)
+	sources, _ := classify(t, selfManaged, loadDir(t, selfManaged))
+	require.Len(t, mariadb, len(sources), "one MariaDB file per MySQL source in %s/", selfManaged.dir)
+	for _, path := range mariadb {
+		m := loadFile(t, path)
+		mysql, ok := sources[m.config["table.include.list"]]
+		if !assert.True(t, ok, "%s: no MySQL source for %q", path, m.config["table.include.list"]) {
+			continue
+		}
+		assert.Equal(t, "mariadb-cdc-"+strings.TrimPrefix(filepath.Base(mysql.path), "mysql-cdc-"), filepath.Base(path), "named after its MySQL file")
+		assert.Equal(t, "io.debezium.connector.mariadb.MariaDbConnector", m.config["connector.class"], path)
+		assert.Equal(t, mysql.name, m.name, "%s: the same connector (name, offsets, topics) on another database", path)
+		for _, k := range sortedUnion(m.config, mysql.config) {
+			if k != "connector.class" {
+				assert.Equal(t, mysql.config[k], m.config[k], "%s and %s differ in %q", path, mysql.path, k)
+			}
+		}
+	}
+}
+
+// TestCloudRunsTheSelfManagedChain: the Confluent Cloud sources shape their
+// records with the SMT chain of the self-managed ones (connect_test.go runs
+// that one for real); only the router's class differs, and the settings that
+// shape a record are the same.
+func TestCloudRunsTheSelfManagedChain(t *testing.T) {
+	cloudSources, _ := classify(t, cloud, loadDir(t, cloud))
+	selfSources, _ := classify(t, selfManaged, loadDir(t, selfManaged))
+	for table, c := range cloudSources {
+		s, ok := selfSources[table]
+		if !assert.True(t, ok, "no self-managed source for %s", table) {
+			continue
+		}
+		for _, k := range sortedUnion(c.config, s.config) {
+			shapes := strings.HasPrefix(k, "transforms") || strings.HasPrefix(k, "predicates") ||
+				slices.Contains([]string{"topic.prefix", "database.include.list", "table.include.list", "snapshot.mode",
+					"tombstones.on.delete", "decimal.handling.mode", "time.precision.mode", "include.schema.changes"}, k)
+			if !shapes {
+				continue
+			}
+			if k == "transforms.route.type" {
+				assert.Equal(t, typeTopicRegexRouter, c.config[k])
+				assert.Equal(t, typeRegexRouter, s.config[k])
+				continue
+			}
+			assert.Equal(t, s.config[k], c.config[k], "%s and %s differ in %q", c.path, s.path, k)
+		}
+	}
+}
+
+func sortedUnion(a, b map[string]string) []string {
+	seen := map[string]bool{}
+	for k := range a {
+		seen[k] = true
+	}
+	for k := range b {
+		seen[k] = true
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // TestDeployScript runs connectors/cloud/deploy.sh against a stub `confluent`
@@ -522,7 +549,7 @@ func TestDeployScript(t *testing.T) {
 	}
 }
 
-// --- the SMT chain model --------------------------------------------------
+// --- SMT chains ---------------------------------------------------------------
 
 const (
 	typeUnwrap           = "io.debezium.transforms.ExtractNewRecordState"
@@ -588,172 +615,6 @@ func aliases(t *testing.T, f connectorFile, list string) []smt {
 		}
 	}
 	return out
-}
-
-// record is a Connect record as the model sees it. key and values are Go
-// values; a map is a Struct. A nil value is a tombstone.
-type record struct {
-	topic     string
-	key       any
-	value     map[string]any
-	valueName string // the value schema's name
-}
-
-func runChain(p platform, cfg map[string]string, smts []smt, preds map[string]string, in []record) ([]record, error) {
-	var out []record
-	for _, r := range in {
-		keep := true
-		var err error
-		if p.dir == cloud.dir && cfg["after.state.only"] == "true" {
-			// Managed CDC connectors apply their own unwrap (alias "unwrap")
-			// before the configured transforms. Assumed to turn deletes into
-			// tombstones as Debezium's ExtractNewRecordState does with
-			// delete.tombstone.handling.mode=tombstone (tombstones.on.delete=true).
-			r, keep, err = unwrap(r, "tombstone")
-			if err != nil {
-				return nil, err
-			}
-		}
-		for _, s := range smts {
-			if !keep {
-				break
-			}
-			r, keep, err = apply(s, preds, r)
-			if err != nil {
-				return nil, fmt.Errorf("transform %s (%s) on %s: %w", s.alias, s.typ, describe(r), err)
-			}
-		}
-		if keep {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-func describe(r record) string {
-	if r.value == nil {
-		return "a tombstone"
-	}
-	return fmt.Sprintf("a record of %s", r.topic)
-}
-
-func apply(s smt, preds map[string]string, r record) (record, bool, error) {
-	if name := s.props["predicate"]; name != "" {
-		var match bool
-		switch preds[name] {
-		case typeIsTombstone:
-			match = r.value == nil
-		default:
-			return r, false, fmt.Errorf("the model does not know predicate type %q", preds[name])
-		}
-		if s.props["negate"] == "true" {
-			match = !match
-		}
-		if !match {
-			return r, true, nil
-		}
-	}
-	switch s.typ {
-	case typeUnwrap:
-		return unwrap(r, s.props["delete.tombstone.handling.mode"])
-	case typeValueToKey:
-		if r.value == nil {
-			return r, false, fmt.Errorf("ValueToKey needs a value (Kafka throws DataException on null)")
-		}
-		key := map[string]any{}
-		for _, f := range splitList(s.props["fields"]) {
-			v, ok := r.value[f]
-			if !ok {
-				return r, false, fmt.Errorf("no field %q in the value", f)
-			}
-			key[f] = v
-		}
-		r.key = key
-	case typeExtractFieldKey:
-		if r.key == nil {
-			return r, true, nil // null passes through
-		}
-		k, ok := r.key.(map[string]any)
-		if !ok {
-			return r, false, fmt.Errorf("key is %T, not a Struct", r.key)
-		}
-		v, ok := k[s.props["field"]]
-		if !ok {
-			return r, false, fmt.Errorf("no field %q in the key", s.props["field"])
-		}
-		r.key = v
-	case typeHoistFieldKey:
-		r.key = map[string]any{s.props["field"]: r.key}
-	case typeMaskValue:
-		if r.value == nil {
-			return r, false, fmt.Errorf("MaskField needs a value (Kafka throws DataException on null)")
-		}
-		v := clone(r.value)
-		for _, f := range splitList(s.props["fields"]) {
-			if v[f] != nil {
-				v[f] = s.props["replacement"]
-			}
-		}
-		r.value = v
-	case typeSetSchemaValue:
-		// Kafka before 3.x throws on a null value without schema (later versions
-		// pass it through); the model takes the strict one.
-		if r.value == nil {
-			return r, false, fmt.Errorf("SetSchemaMetadata needs a value schema")
-		}
-		r.valueName = s.props["schema.name"]
-	case typeRegexRouter, typeTopicRegexRouter:
-		// Java's Matcher.matches() then replaceFirst; RE2 (Go) is what the Cloud
-		// router uses too. $n in the replacement is ${n} in Go.
-		re, err := regexp.Compile(`^(?:` + s.props["regex"] + `)$`)
-		if err != nil {
-			return r, false, err
-		}
-		if re.MatchString(r.topic) {
-			repl := regexp.MustCompile(`\$(\d+)`).ReplaceAllString(s.props["replacement"], `$${$1}`)
-			r.topic = re.ReplaceAllString(r.topic, repl)
-		}
-	default:
-		return r, false, fmt.Errorf("the model does not know transform type %q: extend configs_test.go", s.typ)
-	}
-	return r, true, nil
-}
-
-// unwrap models Debezium's ExtractNewRecordState for the modes the pipeline can use.
-func unwrap(r record, mode string) (record, bool, error) {
-	if mode == "" {
-		mode = "tombstone" // Debezium >= 2.5 default
-	}
-	if r.value == nil { // the tombstone after a delete
-		return r, mode == "tombstone" || mode == "rewrite-with-tombstone", nil
-	}
-	if r.value["op"] == "d" {
-		switch mode {
-		case "tombstone", "drop":
-			return r, false, nil
-		default:
-			return r, false, fmt.Errorf("delete.tombstone.handling.mode %q keeps the delete as a row: Goka tables would not drop it", mode)
-		}
-	}
-	after, ok := r.value["after"].(map[string]any)
-	if !ok {
-		return r, false, fmt.Errorf("no after state in %v", r.value)
-	}
-	r.value = after
-	r.valueName = strings.TrimSuffix(r.valueName, ".Envelope") + ".Value"
-	return r, true, nil
-}
-
-// stringKey is what StringConverter (and Cloud's STRING key format) writes.
-func stringKey(k any) string {
-	switch k := k.(type) {
-	case nil:
-		return "<null>"
-	case map[string]any:
-		return fmt.Sprintf("Struct%v", k)
-	default:
-		return fmt.Sprint(k)
-	}
 }
 
 // --- ddl.sql and .avsc ----------------------------------------------------
@@ -850,12 +711,4 @@ func splitList(s string) []string {
 
 func lastDot(s string) string {
 	return s[strings.LastIndex(s, ".")+1:]
-}
-
-func clone(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -4,7 +4,8 @@
 // the binaries they run, Kafka's listeners, the Kafka Connect configs in
 // connectors/connect against the services and the connect worker's
 // environment, the MySQL init files and binlog settings; and it runs
-// deploy/connect-init.sh against a fake Connect REST API.
+// deploy/connect-init.sh and deploy/connect-watchdog.sh against a fake Connect
+// REST API (connectors/connect_test.go runs them against a real worker).
 package deploy_test
 
 import (
@@ -29,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -518,7 +520,7 @@ func TestComposeParses(t *testing.T) {
 	if c.Name == "" {
 		t.Errorf("no top-level name: the project (and its volumes) would be named after the checkout's directory")
 	}
-	for _, want := range []string{"kafka", "schema-registry", "connect", "connect-init", "mysql", "mongodb"} {
+	for _, want := range []string{"kafka", "schema-registry", "connect-plugins", "connect", "connect-watchdog", "mysql", "mongodb"} {
 		c.mustService(t, want)
 	}
 	for name, profile := range goServices {
@@ -541,7 +543,7 @@ func TestComposeParses(t *testing.T) {
 	}
 	// The top comment documents both ways to run.
 	raw, _ := os.ReadFile(composeFile)
-	for _, want := range []string{"docker compose up", "--profile " + goConnectorsProfile, "--scale connect=0", "--scale connect-init=0"} {
+	for _, want := range []string{"docker compose up", "--profile " + goConnectorsProfile, "--scale connect=0", "--scale connect-watchdog=0"} {
 		if !bytes.Contains(raw, []byte(want)) {
 			t.Errorf("docker-compose.yml's comments do not show %q", want)
 		}
@@ -577,12 +579,13 @@ func TestImagesPinned(t *testing.T) {
 	}
 	// The versions this stack was written for (README, connectors/README.md).
 	for svc, want := range map[string]string{
-		"kafka":           "apache/kafka:4.1.1",
-		"schema-registry": "confluentinc/cp-schema-registry:7.9.2",
-		"connect":         "confluentinc/cp-kafka-connect:7.9.2",
-		"mysql":           "mysql:8.4.6",
-		"mongodb":         "mongo:7.0.14",
-		"connect-init":    "curlimages/curl:8.10.1",
+		"kafka":            "apache/kafka:4.1.1",
+		"schema-registry":  "confluentinc/cp-schema-registry:7.9.2",
+		"connect-plugins":  "maven:3.9.9-eclipse-temurin-17",
+		"connect":          "confluentinc/cp-kafka-connect:8.1.0",
+		"mysql":            "mysql:8.4.6",
+		"mongodb":          "mongo:7.0.14",
+		"connect-watchdog": "curlimages/curl:8.10.1",
 	} {
 		if s := c.Services[svc]; s != nil && s.Image != want {
 			t.Errorf("service %s: image %q, want %q", svc, s.Image, want)
@@ -1260,21 +1263,49 @@ func TestConnect(t *testing.T) {
 			t.Errorf("connect: CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN=%q: %v", p, err)
 		}
 	}
-	plugins := splitComma(env["CONNECT_PLUGIN_PATH"])
-	for _, want := range []string{"/usr/share/java", "/usr/share/confluent-hub-components"} {
-		if !slices.Contains(plugins, want) {
-			t.Errorf("connect: CONNECT_PLUGIN_PATH=%q lacks %s (the Avro converter / the installed connectors)", env["CONNECT_PLUGIN_PATH"], want)
+	// The plugins: connect-plugins fetches them into a volume with scripts/connect.sh (the tests'
+	// worker's script, pom and versions), connect reads them from there, after it.
+	fetcher := c.mustService(t, "connect-plugins")
+	if !fetcher.oneShot() {
+		t.Errorf("connect-plugins: restart %q, want \"no\" (a one-shot container)", fetcher.Restart)
+	}
+	run := strings.Join(append(slices.Clone(fetcher.Entrypoint.List), fetcher.Command.List...), " ")
+	var scriptsAt, cacheVolume string
+	for _, m := range fetcher.Volumes {
+		if path.Clean(m.Source) == "scripts" {
+			scriptsAt = m.Target
+		}
+		if m.Target == fetcher.env["CONNECT_CACHE_DIR"] {
+			cacheVolume = m.Source
 		}
 	}
-
-	// The start script installs the plugin of each connector class, then starts the worker.
-	start := scriptOf(t, w, "connect-start.sh")
-	plugin := map[string]string{
-		"io.debezium.connector.mysql.": "debezium/debezium-connector-mysql:2.7.3",
-		"com.mongodb.kafka.connect.":   "mongodb/kafka-connect-mongodb:1.14.1",
+	if scriptsAt == "" || !strings.Contains(run, scriptsAt+"/connect.sh fetch") {
+		t.Errorf("connect-plugins: does not run scripts/connect.sh fetch from a mount of ./scripts (runs %q)", run)
 	}
-	if !regexp.MustCompile(`(?m)^exec /etc/confluent/docker/run\s*$`).MatchString(start) {
-		t.Errorf("deploy/connect-start.sh does not end by exec'ing the image's entry point /etc/confluent/docker/run")
+	if _, named := c.Volumes[cacheVolume]; cacheVolume == "" || !named {
+		t.Errorf("connect-plugins: CONNECT_CACHE_DIR=%q is not a named volume's mount", fetcher.env["CONNECT_CACHE_DIR"])
+	}
+	if d := w.DependsOn["connect-plugins"]; d.Condition != "service_completed_successfully" {
+		t.Errorf("connect does not wait for connect-plugins to complete")
+	}
+	mountedAt := ""
+	for _, m := range w.Volumes {
+		if m.Source == cacheVolume {
+			mountedAt = m.Target
+			if !m.ReadOnly {
+				t.Errorf("connect: mount %q is writable: add :ro", m.raw)
+			}
+		}
+	}
+	plugins := splitComma(env["CONNECT_PLUGIN_PATH"])
+	for _, want := range []string{"/usr/share/java", mountedAt + "/plugins"} {
+		if mountedAt == "" || !slices.Contains(plugins, want) {
+			t.Errorf("connect: CONNECT_PLUGIN_PATH=%q lacks %s (the Avro converter / the plugins of connect-plugins' volume %q)", env["CONNECT_PLUGIN_PATH"], want, cacheVolume)
+		}
+	}
+	fetch, err := os.ReadFile(filepath.Join(root, "scripts", "connect.sh"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	users := usersSQL(t)
 	sr := registryURL(t, c)
@@ -1285,17 +1316,9 @@ func TestConnect(t *testing.T) {
 		t.Run(cf.Name, func(t *testing.T) {
 			cfg := cf.Config
 			class := cfg["connector.class"]
-			found := false
-			for prefix, comp := range plugin {
-				if strings.HasPrefix(class, prefix) {
-					found = true
-					if !regexp.MustCompile(`(?m)^install ` + regexp.QuoteMeta(comp) + `\s*$`).MatchString(start) {
-						t.Errorf("connector.class %s needs the plugin %s, which deploy/connect-start.sh does not install", class, comp)
-					}
-				}
-			}
-			if !found {
-				t.Errorf("connector.class %q: no plugin known to the test; install it in deploy/connect-start.sh and add it here", class)
+			// scripts/connect.sh waits for each plugin it fetches to be listed by the worker.
+			if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(class) + `\s*$`).Match(fetch) {
+				t.Errorf("connector.class %s is not among the plugins scripts/connect.sh fetches (WANT_PLUGINS)", class)
 			}
 			for _, k := range sortedKeys(cfg) {
 				v := cfg[k]
@@ -1398,33 +1421,46 @@ func TestScriptsSyntax(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// connect-init.
+// connect-watchdog (which runs connect-init.sh first).
 
-func TestConnectInitService(t *testing.T) {
+func TestConnectWatchdogService(t *testing.T) {
 	c := load(t)
-	s := c.mustService(t, "connect-init")
-	if !s.oneShot() {
-		t.Errorf("connect-init: restart %q, want \"no\" (a one-shot container)", s.Restart)
+	s := c.mustService(t, "connect-watchdog")
+	if s.oneShot() {
+		t.Errorf("connect-watchdog: restart \"no\": it must keep running (and be started again after a failed registration)")
 	}
-	scriptOf(t, s, "connect-init.sh")
+	scriptOf(t, s, "connect-watchdog.sh")
+	// connect-watchdog.sh runs the connect-init.sh next to it.
+	var watchdogAt, initAt string
+	for _, m := range s.Volumes {
+		switch path.Clean(m.Source) {
+		case "deploy/connect-watchdog.sh":
+			watchdogAt = m.Target
+		case "deploy/connect-init.sh":
+			initAt = m.Target
+		}
+	}
+	if initAt == "" || path.Dir(initAt) != path.Dir(watchdogAt) {
+		t.Errorf("connect-watchdog: deploy/connect-init.sh must be mounted next to connect-watchdog.sh (%s), got %q", watchdogAt, initAt)
+	}
 	var target string
 	for _, m := range s.Volumes {
 		if path.Clean(m.Source) == "connectors/connect" {
 			target = m.Target
 			if !m.ReadOnly {
-				t.Errorf("connect-init: mount %q is writable: add :ro", m.raw)
+				t.Errorf("connect-watchdog: mount %q is writable: add :ro", m.raw)
 			}
 		}
 	}
 	if target == "" {
-		t.Fatalf("connect-init does not mount ./connectors/connect")
+		t.Fatalf("connect-watchdog does not mount ./connectors/connect")
 	}
 	dir := s.env["CONNECTORS_DIR"]
 	if dir == "" {
 		dir = "/connectors" // the script's default
 	}
 	if dir != target {
-		t.Errorf("connect-init reads %s (CONNECTORS_DIR) but ./connectors/connect is mounted at %s", dir, target)
+		t.Errorf("connect-watchdog reads %s (CONNECTORS_DIR) but ./connectors/connect is mounted at %s", dir, target)
 	}
 	u, err := url.Parse(s.env["CONNECT_URL"])
 	if s.env["CONNECT_URL"] == "" {
@@ -1432,35 +1468,79 @@ func TestConnectInitService(t *testing.T) {
 	}
 	w := c.mustService(t, "connect")
 	if err != nil || u.Hostname() != "connect" || !slices.Contains(w.containerPorts(), u.Port()) {
-		t.Errorf("connect-init: CONNECT_URL=%q, want http://connect:<a port of connect %v>", s.env["CONNECT_URL"], w.containerPorts())
+		t.Errorf("connect-watchdog: CONNECT_URL=%q, want http://connect:<a port of connect %v>", s.env["CONNECT_URL"], w.containerPorts())
 	}
 	if d := s.DependsOn["connect"]; d.Condition != "service_healthy" {
-		t.Errorf("connect-init does not wait for connect to be healthy")
+		t.Errorf("connect-watchdog does not wait for connect to be healthy")
 	}
 	// Debezium and the MongoDB sink reach their database when their config is submitted.
 	for _, db := range []string{"mysql", "mongodb"} {
 		if d := s.DependsOn[db]; d.Condition != "service_healthy" {
-			t.Errorf("connect-init does not wait for %s to be healthy (the connector's validation connects to it)", db)
+			t.Errorf("connect-watchdog does not wait for %s to be healthy (the connector's validation connects to it)", db)
 		}
 	}
 	if len(s.Ports) > 0 {
-		t.Errorf("connect-init publishes ports")
+		t.Errorf("connect-watchdog publishes ports")
 	}
 }
 
 // fakeConnect is a Connect REST API that answers 409 (a rebalance) to the
-// first PUT of each connector, then 201, and records the bodies.
+// first PUT of each connector, then 201, and records the bodies. Validation
+// reports the errors in invalid (connector name -> setting -> messages).
 type fakeConnect struct {
-	mu       sync.Mutex
-	bodies   map[string][]byte
-	attempts map[string]int
-	status   int // 0: 409 then 201
+	mu        sync.Mutex
+	bodies    map[string][]byte
+	attempts  map[string]int
+	status    int // 0: 409 then 201
+	invalid   map[string]map[string][]string
+	validated map[string]int
+	states    map[string]string // GET /connectors?expand=status: connector -> task 0's state
+	restarts  []string          // POST /connectors/<name>/restart?<query>
 }
 
 func (f *fakeConnect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/connector-plugins/") && strings.HasSuffix(r.URL.Path, "/config/validate"):
+		var cfg map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&cfg); err != nil {
+			http.Error(w, `{"error_code":500,"message":"bad JSON"}`, http.StatusInternalServerError)
+			return
+		}
+		if f.validated == nil {
+			f.validated = map[string]int{}
+		}
+		f.validated[cfg["name"]]++
+		type value struct {
+			Name   string   `json:"name"`
+			Errors []string `json:"errors"`
+		}
+		var configs []map[string]value
+		count := 0
+		for _, k := range sortedKeys(cfg) {
+			errs := f.invalid[cfg["name"]][k]
+			if errs == nil {
+				errs = []string{}
+			}
+			count += len(errs)
+			configs = append(configs, map[string]value{"value": {Name: k, Errors: errs}})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"name": cfg["connector.class"], "error_count": count, "configs": configs})
+	case r.Method == http.MethodGet && r.URL.Path == "/connectors" && r.URL.Query().Get("expand") == "status":
+		out := map[string]any{}
+		for name, state := range f.states {
+			out[name] = map[string]any{"status": map[string]any{"name": name, "type": "sink",
+				"connector": map[string]any{"state": "RUNNING", "worker_id": "w:8083"},
+				"tasks": []any{map[string]any{"id": 0, "state": state, "worker_id": "w:8083",
+					"trace": "org.apache.kafka.connect.errors.ConnectException: Exiting WorkerSinkTask\n\tat x.y(Z.java:1)\nCaused by: com.mongodb.MongoTimeoutException: Timed out \"quoted\"\n\tat a.b(C.java:2)\n"}}}}
+		}
+		json.NewEncoder(w).Encode(out)
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/connectors/") && strings.HasSuffix(r.URL.Path, "/restart"):
+		name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/connectors/"), "/restart")
+		f.restarts = append(f.restarts, name+"?"+r.URL.RawQuery)
+		f.states[name] = "RUNNING"
+		w.WriteHeader(http.StatusAccepted)
 	case r.Method == http.MethodGet && r.URL.Path == "/connectors":
 		names := sortedKeys(f.bodies)
 		if names == nil {
@@ -1666,6 +1746,112 @@ func TestConnectInitFails(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectInitPrintsValidationErrors: the worker's validation errors are
+// printed setting by setting, and that file fails at once (no retries, not
+// registered); the others are registered.
+func TestConnectInitPrintsValidationErrors(t *testing.T) {
+	for name, sh := range shells(t) {
+		t.Run(name, func(t *testing.T) {
+			fc := &fakeConnect{bodies: map[string][]byte{}, attempts: map[string]int{}, invalid: map[string]map[string][]string{
+				"mysql-cdc-customers": {
+					"database.hostname":    {"Unable to connect: Access denied for user 'orderstream'@'10.0.0.7' (using password: YES)"},
+					"transforms.mask.type": {`Invalid value x.Y for configuration transforms.mask.type: Class x.Y could not be found.`},
+				},
+			}}
+			srv := httptest.NewServer(fc)
+			defer srv.Close()
+			code, out := runInit(t, sh.argv, sh.pathDir, srv.URL, connectDir)
+			if code == 0 {
+				t.Errorf("exit 0 although a configuration does not validate:\n%s", out)
+			}
+			for _, want := range []string{
+				"mysql-cdc-customers: the worker rejects the configuration",
+				"2 error(s)",
+				"database.hostname: Unable to connect: Access denied for user 'orderstream'@'10.0.0.7' (using password: YES)",
+				"transforms.mask.type: Invalid value x.Y for configuration transforms.mask.type: Class x.Y could not be found.",
+				"1 of 3 connectors not registered",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if fc.validated["mysql-cdc-customers"] != 1 || fc.attempts["mysql-cdc-customers"] != 0 {
+				t.Errorf("mysql-cdc-customers: validated %d times, registered %d times; want 1 and 0 (fail fast)", fc.validated["mysql-cdc-customers"], fc.attempts["mysql-cdc-customers"])
+			}
+			for _, other := range []string{"mysql-cdc-products", "mongo-sink"} {
+				if _, ok := fc.bodies[other]; !ok {
+					t.Errorf("%s was not registered:\n%s", other, out)
+				}
+			}
+		})
+	}
+}
+
+// TestConnectWatchdogRestartsFailed: a FAILED task is restarted with
+// includeTasks=true&onlyFailed=true, its cause logged; running ones are left
+// alone.
+func TestConnectWatchdogRestartsFailed(t *testing.T) {
+	for name, sh := range shells(t) {
+		t.Run(name, func(t *testing.T) {
+			fc := &fakeConnect{bodies: map[string][]byte{}, attempts: map[string]int{}, states: map[string]string{"mongo-sink": "FAILED", "mysql-cdc-customers": "RUNNING"}}
+			srv := httptest.NewServer(fc)
+			defer srv.Close()
+			script, _ := filepath.Abs(filepath.Join(root, "deploy", "connect-watchdog.sh"))
+			cmd := exec.Command(sh.argv[0], append(sh.argv[1:], script)...)
+			p := os.Getenv("PATH")
+			if sh.pathDir != "" {
+				p = sh.pathDir + string(os.PathListSeparator) + p
+			}
+			heartbeat := filepath.Join(t.TempDir(), "alive")
+			cmd.Env = []string{"PATH=" + p, "CONNECT_URL=" + srv.URL, "REGISTER=false", "INTERVAL=1", "HEARTBEAT_FILE=" + heartbeat, "HOME=" + t.TempDir()}
+			var out syncBuf
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Signal(syscall.SIGTERM)
+				cmd.Wait()
+			}()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				fc.mu.Lock()
+				n := len(fc.restarts)
+				fc.mu.Unlock()
+				if n > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no restart after 20s:\n%s", out.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(1500 * time.Millisecond) // a round more: nothing else to restart
+			fc.mu.Lock()
+			defer fc.mu.Unlock()
+			if want := []string{"mongo-sink?includeTasks=true&onlyFailed=true"}; !slices.Equal(fc.restarts, want) {
+				t.Errorf("restarts %v, want %v", fc.restarts, want)
+			}
+			for _, want := range []string{"mongo-sink: FAILED (task 0): Caused by: com.mongodb.MongoTimeoutException: Timed out", "mongo-sink: restarted (HTTP 202)"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			if _, err := os.Stat(heartbeat); err != nil {
+				t.Errorf("no heartbeat file: %v", err)
+			}
+		})
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // ---------------------------------------------------------------------------
 // MySQL.

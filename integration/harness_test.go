@@ -84,6 +84,11 @@ func newPipeline(t testing.TB, brokers []string) *pipeline {
 		string(p.details.DeadLetter), string(p.totals.DeadLetter))
 	create(orderPartitions, true, string(p.totals.Totals), string(goka.GroupTable(p.totalsID)))
 	create(catalogPartitions, true, string(p.details.Customers), string(p.details.Products))
+	// Topic creation is asynchronous: write nothing before every partition
+	// is served by its leader (UNKNOWN_TOPIC_OR_PARTITION otherwise).
+	require.NoError(t, topics.AwaitServed(ctx, cl, time.Minute, string(p.details.Orders), string(p.details.Details), string(p.details.Retry),
+		string(p.details.DeadLetter), string(p.totals.DeadLetter), string(p.totals.Totals), string(goka.GroupTable(p.totalsID)),
+		string(p.details.Customers), string(p.details.Products)))
 	return p
 }
 
@@ -178,7 +183,11 @@ func (p *pipeline) tryProduce(ctx context.Context, db *sql.DB, catalog producer.
 	if err != nil {
 		return producer.Stats{}, err
 	}
-	em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, p.kafka.EmitterOptions(env.Sarama, env.Log)...)
+	emOpts, err := p.kafka.EmitterOptions(env.Sarama, env.Log)
+	if err != nil {
+		return producer.Stats{}, err
+	}
+	em, err := goka.NewEmitter(p.brokers, p.details.Orders, codec, emOpts...)
 	if err != nil {
 		return producer.Stats{}, err
 	}
@@ -198,12 +207,18 @@ func (p *pipeline) runProcessors(ctx context.Context) <-chan error {
 	require.NoError(t, err)
 	tc, err := totals.NewCodecs(ctx, p.reg, p.totalsID, p.totals)
 	require.NoError(t, err)
-	j := details.New(details.Options{Group: p.detailsID, Topics: p.details, MaxRetries: 5, RetryDelay: time.Second, Logger: env.Log}, dc)
 	a := totals.New(p.totalsID, p.totals, tc, env.Log)
 	done := make(chan error, 1)
 	go func() {
 		done <- env.Supervise(ctx, func(ctx context.Context) error {
-			return env.RunProcessors(ctx, "", j.Graph(), j.RetryGraph(), a.Graph())
+			var clients config.Clients
+			defer clients.Close()
+			views, err := details.NewViews(p.brokers, p.details, dc, p.kafka.ViewOptions(env.Sarama, env.Log, &clients, "")...)
+			if err != nil {
+				return err
+			}
+			j := details.New(details.Options{Group: p.detailsID, Topics: p.details, MaxRetries: 5, RetryDelay: time.Second, Logger: env.Log}, dc, views)
+			return env.RunProcessors(ctx, "", []*goka.View{views[p.details.Customers], views[p.details.Products]}, j.Graph(), j.RetryGraph(), a.Graph())
 		})
 	}()
 	return done

@@ -90,6 +90,9 @@ func (r *Registry) replay(ctx context.Context) error {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("creating the schema journal %s: %w", r.topic, err)
 	}
+	if err := topics.AwaitServed(ctx, r.cl, 30*time.Second, r.topic); err != nil {
+		return fmt.Errorf("the schema journal: %w", err)
+	}
 	n := 0
 	err = topics.ReadToEnd(ctx, r.cl, r.topic, func(rec *kgo.Record) error {
 		var e entry

@@ -85,7 +85,11 @@ func (p *Producer) Run(ctx context.Context, env *frame.Env) error {
 		return err
 	}
 	k := env.Flags.Kafka
-	em, err := goka.NewEmitter(k.Brokers(), p.Topic, codec, k.EmitterOptions(env.Sarama, env.Log)...)
+	emOpts, err := k.EmitterOptions(env.Sarama, env.Log)
+	if err != nil {
+		return err
+	}
+	em, err := goka.NewEmitter(k.Brokers(), p.Topic, codec, emOpts...)
 	if err != nil {
 		return fmt.Errorf("creating the producer: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/orderstream/pipeline/kit/run"
@@ -31,6 +32,23 @@ type Component interface {
 	Run(ctx context.Context, env *frame.Env) error
 	// Groups are the consumer groups whose lag the service reports.
 	Groups() []string
+}
+
+// Command is a one-off task of a service's binary, run as
+// `<binary> <name> [flags]` with the service's flags and its own
+// (`orders-details replay-dlq --from ...`).
+type Command struct {
+	Name, About string
+	// RegisterFlags adds the command's own flags.
+	RegisterFlags func(fs *flag.FlagSet)
+	// Run does the task once (no restarts) and returns.
+	Run func(ctx context.Context, env *frame.Env) error
+}
+
+// Commander is a component whose binary has commands besides running the
+// service.
+type Commander interface {
+	Commands() []Command
 }
 
 // Service is one row of the table of services.
@@ -88,6 +106,9 @@ func Main(name string, args []string) error {
 		return fmt.Errorf("no service %q in services.Table", name)
 	}
 	c := s.New()
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return runCommand(s, c, args[0], args[1:])
+	}
 	f, fs := frame.NewFlags(s.Name, s.About, s.HTTPAddr)
 	c.RegisterFlags(fs)
 	if err := frame.Parse(fs, args); err != nil {
@@ -116,4 +137,41 @@ func RunComponent(ctx context.Context, env *frame.Env, name string, c Component)
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// runCommand runs command name of service s, with the service's flags
+// (its HTTP endpoints off) and the command's own.
+func runCommand(s Service, c Component, name string, args []string) error {
+	var cmd *Command
+	var names []string
+	if cc, ok := c.(Commander); ok {
+		for _, x := range cc.Commands() {
+			names = append(names, x.Name)
+			if x.Name == name {
+				cmd = &x
+			}
+		}
+	}
+	if cmd == nil {
+		if len(names) == 0 {
+			return fmt.Errorf("%s takes no command (%q): run it with flags only, see --help", s.Name, name)
+		}
+		return fmt.Errorf("%s has no command %q (it has: %s)", s.Name, name, strings.Join(names, ", "))
+	}
+	f, fs := frame.NewFlags(s.Name+" "+cmd.Name, cmd.About, "off")
+	c.RegisterFlags(fs)
+	if cmd.RegisterFlags != nil {
+		cmd.RegisterFlags(fs)
+	}
+	if err := frame.Parse(fs, args); err != nil {
+		return err
+	}
+	f.Name = s.Name
+	env, err := f.Setup()
+	if err != nil {
+		return err
+	}
+	ctx, stop := run.SignalContext()
+	defer stop()
+	return cmd.Run(ctx, env)
 }

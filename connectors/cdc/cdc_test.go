@@ -88,6 +88,7 @@ func newFixture(t testing.TB, brokers []string) *fixture {
 		_, err := adm.CreateTopic(context.Background(), tp.partitions, 1, tp.cfg, tp.name)
 		require.NoError(t, err)
 	}
+	require.NoError(t, topics.AwaitServed(context.Background(), f.cl, time.Minute, tables[0].Topic, tables[1].Topic, f.opts.OffsetsTopic, f.opts.DeadLetterTopic))
 	return f
 }
 

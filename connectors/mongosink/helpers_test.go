@@ -26,6 +26,7 @@ import (
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/kit/topics"
 )
 
 // syncBuffer collects a log; tests print it when they fail.
@@ -122,6 +123,7 @@ func newFixture(t testing.TB, brokers []string, partitions int32, mongoURI strin
 	res, err = f.admin.CreateTopics(ctx, 1, 1, nil, f.dlq)
 	require.NoError(t, err)
 	require.NoError(t, res.Error())
+	require.NoError(t, topics.AwaitServed(ctx, f.client, time.Minute, f.topic, f.dlq))
 	f.coll = mongoClient(t, mongoURI).Database("orderstream").Collection(strings.ReplaceAll(run, "-", "_"))
 	return f
 }

@@ -6,19 +6,13 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
 	"github.com/orderstream/pipeline/dashboard"
-	"github.com/orderstream/pipeline/dev/monitor"
-	"github.com/orderstream/pipeline/kit/config"
 	"github.com/orderstream/pipeline/services"
-	"github.com/orderstream/pipeline/services/frame"
 )
 
 // producerName is the service the stack starts last, once the CDC
@@ -149,44 +143,4 @@ func awaitCatalog(ctx context.Context, cl *kgo.Client, s stack, timeout time.Dur
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// tableViews runs views of the customers and products tables for the web
-// monitor's query page, in g.
-func tableViews(ctx context.Context, g *errgroup.Group, env *frame.Env, web *monitor.Server, s stack) error {
-	k := env.Flags.Kafka
-	cust, err := codecs.NewAvro[avro.Customer](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Customers)), avro.CustomerSchema)
-	if err != nil {
-		return err
-	}
-	prod, err := codecs.NewAvro[avro.Product](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Products)), avro.ProductSchema)
-	if err != nil {
-		return err
-	}
-	for name, v := range map[string]struct {
-		table goka.Table
-		codec goka.Codec
-	}{
-		"customers": {s.details.Topics.Customers, codecs.NewLenient(cust)},
-		"products":  {s.details.Topics.Products, codecs.NewLenient(prod)},
-	} {
-		clients := new(config.Clients)
-		view, err := goka.NewView(k.Brokers(), v.table, v.codec, k.ViewOptions(env.Sarama, env.Log, clients)...)
-		if err != nil {
-			_ = clients.Close()
-			return fmt.Errorf("view of %s: %w", v.table, err)
-		}
-		web.AttachView(view)
-		if err := web.AttachSource(name, view.Get); err != nil {
-			return err
-		}
-		g.Go(func() error {
-			defer clients.Close()
-			if err := view.Run(ctx); err != nil && ctx.Err() == nil {
-				env.Log.Warn("monitor view stopped", "table", string(v.table), "err", err)
-			}
-			return nil
-		})
-	}
-	return nil
 }

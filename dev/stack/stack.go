@@ -161,14 +161,39 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	web := monitor.New()
+	// The query page reads the tables through the views and processor the
+	// components run now (a component that restarts runs new ones).
 	var procMu sync.Mutex
+	sources := map[string]func(string) (any, error){}
+	source := func(name string) func(string) (any, error) {
+		return func(key string) (any, error) {
+			procMu.Lock()
+			get := sources[name]
+			procMu.Unlock()
+			if get == nil {
+				return nil, fmt.Errorf("%s is not loaded yet", name)
+			}
+			return get(key)
+		}
+	}
+	for _, name := range []string{"customers", "products", "totals"} {
+		if err := web.AttachSource(name, source(name)); err != nil {
+			return err
+		}
+	}
 	env.OnProcessor = func(p *goka.Processor) {
 		procMu.Lock()
 		defer procMu.Unlock()
 		web.AttachProcessor(p)
 		if p.Graph().Group() == totals.DefaultGroup {
-			_ = web.AttachSource("totals", p.Get)
+			sources["totals"] = p.Get
 		}
+	}
+	env.OnView = func(v *goka.View) {
+		procMu.Lock()
+		defer procMu.Unlock()
+		web.AttachView(v)
+		sources[v.Topic()] = v.Get
 	}
 	s := newStack(o, mongo.URI())
 	counts := newCounters()
@@ -221,9 +246,6 @@ func Run(ctx context.Context, o Options) (err error) {
 		// The producer waits for the CDC snapshot: orders for customers
 		// the lookup tables do not have yet would only be retried.
 		if err := awaitCatalog(gctx, cl, s, 2*time.Minute); err != nil {
-			return err
-		}
-		if err := tableViews(gctx, g, env, web, s); err != nil {
 			return err
 		}
 		start(producerName, s.producer)

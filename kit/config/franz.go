@@ -27,6 +27,7 @@ func (k *Kafka) Franz(log *slog.Logger) ([]kgo.Opt, error) {
 		kgo.ClientID(k.ClientID),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(k.Linger),
+		kgo.RecordDeliveryTimeout(k.deliveryTimeout()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.WithLogger(franzLogger{log.With("component", "franz-go")}),
 	}
@@ -75,4 +76,12 @@ func (l franzLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 		lv = slog.LevelError
 	}
 	l.log.Log(context.Background(), lv, msg, keyvals...)
+}
+
+// deliveryTimeout is delivery.timeout.ms, Java's default when unset.
+func (k *Kafka) deliveryTimeout() time.Duration {
+	if k.DeliveryTimeout > 0 {
+		return k.DeliveryTimeout
+	}
+	return 2 * time.Minute
 }

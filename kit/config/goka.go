@@ -8,9 +8,11 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
 
+	"github.com/orderstream/pipeline/kit/gokafranz"
 	"github.com/orderstream/pipeline/kit/murmur2"
+	"github.com/orderstream/pipeline/kit/ordered"
+	"github.com/orderstream/pipeline/kit/store"
 )
 
 // Clients are the Kafka clients Goka built for one processor or view, to
@@ -86,39 +88,61 @@ func (c *Clients) topicManager(b goka.TopicManagerBuilder) goka.TopicManagerBuil
 }
 
 // ProcessorOptions are the Goka options every processor of ours runs with:
-// our sarama configuration, murmur2 partitioning (also for its Lookup
-// views), null values handed to the callback instead of dropped, and local
-// state in memory (rebuilt from the table topics at start) or, with
-// stateDir, in LevelDB under stateDir/<group>. The consumers and topic
-// managers Goka builds are tracked in clients: close it once the processor
-// has stopped.
-func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir string, log *slog.Logger, clients *Clients) []goka.ProcessorOption {
-	st := storage.MemoryBuilder()
+// our sarama configuration for consuming, offsets committed in order (see
+// package ordered), the franz-go producer with delivery.timeout.ms (see
+// package gokafranz), murmur2 partitioning (also for its Lookup views),
+// null values handed to the callback instead of dropped, and local state in
+// memory (kit/store: rebuilt from the table topics at start, in linear time)
+// or, with stateDir, in LevelDB under stateDir/<group> (a restart reads only
+// what is new). The consumers and topic managers Goka
+// builds are tracked in clients: close it once the processor has stopped.
+func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir string, log *slog.Logger, clients *Clients) ([]goka.ProcessorOption, error) {
+	dir := ""
 	if stateDir != "" {
-		st = storage.DefaultBuilder(filepath.Join(stateDir, string(group)))
+		dir = filepath.Join(stateDir, string(group))
+	}
+	produce, err := k.producerBuilder(log)
+	if err != nil {
+		return nil, err
 	}
 	return []goka.ProcessorOption{
 		goka.WithClientID(k.ClientID + "-" + string(group)),
 		goka.WithHasher(murmur2.Hasher),
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(clone(cfg))),
+		goka.WithConsumerGroupBuilder(ordered.Builder(goka.ConsumerGroupBuilderWithConfig(clone(cfg)))),
 		goka.WithConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(clone(cfg))),
+		goka.WithProducerBuilder(produce),
 		goka.WithTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
-		goka.WithStorageBuilder(st),
+		goka.WithStorageBuilder(store.Builder(dir)),
 		goka.WithNilHandling(goka.NilProcess),
 		goka.WithLogger(GokaLogger(log.With("component", "goka", "group", string(group)), slog.LevelDebug)),
-	}
+	}, nil
 }
 
-// EmitterOptions are the Goka options of an emitter of ours.
-func (k *Kafka) EmitterOptions(cfg *sarama.Config, log *slog.Logger) []goka.EmitterOption {
+// producerBuilder builds the franz-go producers of Goka processors and
+// emitters: the client options of Franz (acks=all, idempotent, murmur2,
+// delivery.timeout.ms), closing within the delivery timeout.
+func (k *Kafka) producerBuilder(log *slog.Logger) (goka.ProducerBuilder, error) {
+	opts, err := k.Franz(log)
+	if err != nil {
+		return nil, err
+	}
+	return gokafranz.Builder(opts, k.deliveryTimeout()), nil
+}
+
+// EmitterOptions are the Goka options of an emitter of ours (the franz-go
+// producer, murmur2).
+func (k *Kafka) EmitterOptions(cfg *sarama.Config, log *slog.Logger) ([]goka.EmitterOption, error) {
+	produce, err := k.producerBuilder(log)
+	if err != nil {
+		return nil, err
+	}
 	return []goka.EmitterOption{
 		goka.WithEmitterClientID(k.ClientID),
 		goka.WithEmitterHasher(murmur2.Hasher),
-		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(clone(cfg))),
+		goka.WithEmitterProducerBuilder(produce),
 		goka.WithEmitterTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager())),
 		goka.WithEmitterLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
-	}
+	}, nil
 }
 
 // clone copies cfg: Goka's builders write ClientID and the partitioner into
@@ -128,15 +152,16 @@ func clone(cfg *sarama.Config) *sarama.Config {
 	return &c
 }
 
-// ViewOptions are the Goka options of a view of ours (in memory, murmur2);
-// close clients once the view has stopped (see Clients).
-func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clients) []goka.ViewOption {
+// ViewOptions are the Goka options of a view of ours (murmur2; the table in
+// memory, or with stateDir in LevelDB below it, a restart reading only what
+// is new); close clients once the view has stopped (see Clients).
+func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clients, stateDir string) []goka.ViewOption {
 	return []goka.ViewOption{
 		goka.WithViewClientID(k.ClientID + "-view"),
 		goka.WithViewHasher(murmur2.Hasher),
 		goka.WithViewConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
 		goka.WithViewTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
-		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
+		goka.WithViewStorageBuilder(store.Builder(stateDir)),
 		goka.WithViewLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
 	}
 }

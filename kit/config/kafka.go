@@ -29,6 +29,7 @@ type Kafka struct {
 	ClientID          string
 	CompressionType   string
 	Linger            time.Duration
+	DeliveryTimeout   time.Duration
 	SessionTimeout    time.Duration
 	ReplicationFactor int
 	Partitions        int
@@ -46,6 +47,7 @@ func (k *Kafka) RegisterFlags(fs *flag.FlagSet, clientID string) {
 	fs.StringVar(&k.ClientID, "client.id", clientID, "Kafka client id")
 	fs.StringVar(&k.CompressionType, "compression.type", "lz4", "none, gzip, snappy, lz4 or zstd")
 	DurationMs(fs, &k.Linger, "linger.ms", 5*time.Millisecond, "how long the producer waits to fill a batch, in ms or as a duration (5ms)")
+	DurationMs(fs, &k.DeliveryTimeout, "delivery.timeout.ms", 2*time.Minute, "how long the producer keeps retrying a record before it fails (and the service restarts without committing past it), in ms or as a duration (120s), as Java's delivery.timeout.ms")
 	DurationMs(fs, &k.SessionTimeout, "session.timeout.ms", 10*time.Second, "consumer group session timeout, in ms or as a duration (10s): how soon a crashed instance's partitions move to another")
 	fs.IntVar(&k.ReplicationFactor, "replication.factor", 1, "replication factor of topics this service creates (Confluent Cloud: 3)")
 	fs.IntVar(&k.Partitions, "num.partitions", 6, "partitions of topics this service creates")

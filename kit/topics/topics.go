@@ -1,6 +1,10 @@
 // Package topics creates the topics a service needs and checks the ones that
-// exist: a partition count that differs from what a co-partitioned join
-// needs is an error at start, not silent wrong answers later.
+// exist: a partition count that differs from what a co-partitioned group
+// needs is an error at start, not silent wrong answers later. Ensure returns
+// only once every partition of every topic is served by its leader, so that
+// what is written next does not meet UNKNOWN_TOPIC_OR_PARTITION (Kafka
+// creates topics asynchronously). ReadToEnd loads state kept in a compacted
+// topic.
 package topics
 
 import (
@@ -8,10 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Spec describes one topic.
@@ -22,15 +29,25 @@ type Spec struct {
 	Configs    map[string]string // more topic configs, e.g. retention.ms
 }
 
-// Ensure creates the missing topics of specs (when create is true) and
-// checks that the topics in each group of copartitioned (the inputs of one
-// Goka group, say) have equal partition counts.
-func Ensure(ctx context.Context, admin sarama.ClusterAdmin, specs []Spec, defaultPartitions int32, replication int16, create bool, copartitioned ...[]string) error {
+// Ensure creates the missing topics of specs (when create is true), checks
+// that the topics in each group of copartitioned (the input and the table
+// of a Goka group, say) have equal partition counts, and waits until every
+// partition is served by its leader.
+func Ensure(ctx context.Context, cl *kgo.Client, specs []Spec, defaultPartitions int32, replication int16, create bool, copartitioned ...[]string) error {
+	// A client of its own, refreshing metadata at once: topics created here
+	// must show without waiting out a cached "unknown topic" (and cl's
+	// cache is left alone).
+	probe, err := kgo.NewClient(append(cl.Opts(), kgo.MetadataMinAge(50*time.Millisecond))...)
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	adm := kadm.NewClient(probe)
 	names := make([]string, 0, len(specs))
 	for _, s := range specs {
 		names = append(names, s.Name)
 	}
-	existing, err := partitions(admin, names)
+	existing, err := partitions(ctx, adm, names)
 	if err != nil {
 		return err
 	}
@@ -45,16 +62,18 @@ func Ensure(ctx context.Context, admin sarama.ClusterAdmin, specs []Spec, defaul
 		if n == 0 {
 			n = defaultPartitions
 		}
-		detail := &sarama.TopicDetail{NumPartitions: n, ReplicationFactor: replication, ConfigEntries: map[string]*string{}}
+		configs := map[string]*string{}
 		if s.Compacted {
-			detail.ConfigEntries["cleanup.policy"] = ptr("compact")
+			configs["cleanup.policy"] = kadm.StringPtr("compact")
 		}
 		for k, v := range s.Configs {
-			detail.ConfigEntries[k] = ptr(v)
+			configs[k] = kadm.StringPtr(v)
 		}
-		err := admin.CreateTopic(s.Name, detail, false)
-		var te *sarama.TopicError
-		if errors.As(err, &te) && te.Err == sarama.ErrTopicAlreadyExists {
+		res, err := adm.CreateTopic(ctx, n, replication, configs, s.Name)
+		if err == nil {
+			err = res.Err
+		}
+		if errors.Is(err, kerr.TopicAlreadyExists) {
 			err = nil // created concurrently by another service
 		}
 		if err != nil {
@@ -62,66 +81,110 @@ func Ensure(ctx context.Context, admin sarama.ClusterAdmin, specs []Spec, defaul
 		}
 		slog.InfoContext(ctx, "created topic", "topic", s.Name, "partitions", n, "replication.factor", replication, "compacted", s.Compacted)
 	}
-	// Topic creation is asynchronous in Kafka: wait until metadata shows them.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		existing, err = partitions(admin, names)
-		if err != nil {
-			return err
-		}
-		if len(existing) == len(names) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("topics %v not visible in metadata 30 s after creation", missing(names, existing))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := awaitServed(ctx, adm, 30*time.Second, names...); err != nil {
+		return err
+	}
+	if existing, err = partitions(ctx, adm, names); err != nil {
+		return err
 	}
 	for _, group := range copartitioned {
-		for _, t := range group[1:] {
-			if existing[t] != existing[group[0]] {
-				return fmt.Errorf("topics %q (%d partitions) and %q (%d partitions) must have the same number of partitions: "+
-					"records with one key must land in partitions of the same number for the processor to see them together",
-					group[0], existing[group[0]], t, existing[t])
-			}
+		if err := copartitionedIn(existing, group); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func partitions(admin sarama.ClusterAdmin, names []string) (map[string]int32, error) {
-	metas, err := admin.DescribeTopics(names)
+// CheckCopartitioned checks that the topics (the input and the table of a
+// Goka group, say) have one partition count.
+func CheckCopartitioned(ctx context.Context, cl *kgo.Client, names []string) error {
+	existing, err := partitions(ctx, kadm.NewClient(cl), names)
+	if err != nil {
+		return err
+	}
+	return copartitionedIn(existing, names)
+}
+
+func copartitionedIn(existing map[string]int32, group []string) error {
+	for _, t := range group[1:] {
+		if existing[t] != existing[group[0]] {
+			return fmt.Errorf("topics %q (%d partitions) and %q (%d partitions) must have the same number of partitions: "+
+				"records with one key must land in partitions of the same number for the processor to see them together",
+				group[0], existing[group[0]], t, existing[t])
+		}
+	}
+	return nil
+}
+
+// AwaitServed waits until every partition of the topics answers a
+// ListOffsets request from its leader: the topics exist, have leaders, and
+// the leaders host them. It gives up after timeout, naming what is not
+// served yet. It asks through a client of its own with cl's connection
+// settings that refreshes metadata at once (cl may cache that a topic does
+// not exist for seconds).
+func AwaitServed(ctx context.Context, cl *kgo.Client, timeout time.Duration, names ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	probe, err := kgo.NewClient(append(cl.Opts(), kgo.MetadataMinAge(50*time.Millisecond))...)
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
+	return awaitServed(ctx, kadm.NewClient(probe), timeout, names...)
+}
+
+func awaitServed(ctx context.Context, adm *kadm.Client, timeout time.Duration, names ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		var waiting []string
+		ends, err := adm.ListEndOffsets(ctx, names...)
+		if err == nil {
+			have := map[string]bool{}
+			ends.Each(func(o kadm.ListedOffset) {
+				have[o.Topic] = true
+				if o.Err != nil {
+					waiting = append(waiting, fmt.Sprintf("%s/%d (%v)", o.Topic, o.Partition, o.Err))
+				}
+			})
+			for _, n := range names {
+				if !have[n] {
+					waiting = append(waiting, n+" (not in metadata)")
+				}
+			}
+			if len(waiting) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				slices.Sort(waiting)
+				err = fmt.Errorf("not served by a leader: %v", waiting)
+			}
+			return fmt.Errorf("topics %v not ready within %v: %w", names, timeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func partitions(ctx context.Context, adm *kadm.Client, names []string) (map[string]int32, error) {
+	details, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		return nil, fmt.Errorf("describing topics %v: %w", names, err)
 	}
 	out := map[string]int32{}
-	for _, m := range metas {
-		switch m.Err {
-		case sarama.ErrNoError:
-			out[m.Name] = int32(len(m.Partitions))
-		case sarama.ErrUnknownTopicOrPartition:
+	for _, d := range details {
+		switch {
+		case d.Err == nil:
+			out[d.Topic] = int32(len(d.Partitions))
+		case errors.Is(d.Err, kerr.UnknownTopicOrPartition):
 		default:
-			return nil, fmt.Errorf("describing topic %q: %w", m.Name, m.Err)
+			return nil, fmt.Errorf("describing topic %q: %w", d.Topic, d.Err)
 		}
 	}
 	return out, nil
 }
-
-func missing(names []string, have map[string]int32) []string {
-	var out []string
-	for _, n := range names {
-		if _, ok := have[n]; !ok {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func ptr(s string) *string { return &s }
 
 // RetentionMs formats a retention for the retention.ms topic config.
 func RetentionMs(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }

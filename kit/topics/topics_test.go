@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -15,50 +14,51 @@ import (
 	"github.com/orderstream/pipeline/kit/topics"
 )
 
-func admin(t *testing.T) sarama.ClusterAdmin {
-	k := testkit.KafkaConfig(testkit.Kfake(t))
-	cfg, err := k.Sarama()
+func client(t *testing.T) *kgo.Client {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(testkit.Kfake(t)...))
 	require.NoError(t, err)
-	a, err := sarama.NewClusterAdmin(k.Brokers(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { a.Close() })
-	return a
+	t.Cleanup(cl.Close)
+	return cl
 }
 
 func TestEnsureCreatesAndChecks(t *testing.T) {
-	a := admin(t)
+	cl := client(t)
+	a := kadm.NewClient(cl)
 	ctx := context.Background()
 	specs := []topics.Spec{{Name: "orders"}, {Name: "order-details"}, {Name: "customers", Partitions: 3, Compacted: true}}
-	require.NoError(t, topics.Ensure(ctx, a, specs, 6, 1, true, []string{"orders", "order-details"}))
+	require.NoError(t, topics.Ensure(ctx, cl, specs, 6, 1, true, []string{"orders", "order-details"}))
 
-	got, err := a.DescribeTopics([]string{"orders", "customers"})
+	got, err := a.ListTopics(ctx, "orders", "customers")
 	require.NoError(t, err)
-	assert.Len(t, got[0].Partitions, 6)
-	assert.Len(t, got[1].Partitions, 3)
-	cfg, err := a.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: "customers"})
+	assert.Len(t, got["orders"].Partitions, 6)
+	assert.Len(t, got["customers"].Partitions, 3)
+	cfgs, err := a.DescribeTopicConfigs(ctx, "customers")
 	require.NoError(t, err)
-	var policy string
-	for _, e := range cfg {
-		if e.Name == "cleanup.policy" {
-			policy = e.Value
+	policy, err := cfgs.On("customers", nil)
+	require.NoError(t, err)
+	var value string
+	for _, c := range policy.Configs {
+		if c.Key == "cleanup.policy" {
+			value = c.MaybeValue()
 		}
 	}
-	assert.Equal(t, "compact", policy)
+	assert.Equal(t, "compact", value)
 
 	// Idempotent.
-	require.NoError(t, topics.Ensure(ctx, a, specs, 6, 1, true, []string{"orders", "order-details"}))
+	require.NoError(t, topics.Ensure(ctx, cl, specs, 6, 1, true, []string{"orders", "order-details"}))
 }
 
 func TestEnsureRejectsMismatchedCopartitionedTopics(t *testing.T) {
-	a := admin(t)
-	require.NoError(t, a.CreateTopic("order-details", &sarama.TopicDetail{NumPartitions: 3, ReplicationFactor: 1}, false))
-	err := topics.Ensure(context.Background(), a, []topics.Spec{{Name: "orders"}, {Name: "order-details"}}, 6, 1, true,
-		[]string{"orders", "order-details"})
-	require.ErrorContains(t, err, `"orders" (6 partitions) and "order-details" (3 partitions) must have the same number of partitions`)
+	cl := client(t)
+	_, err := kadm.NewClient(cl).CreateTopic(context.Background(), 3, 1, nil, "order-details")
+	require.NoError(t, err)
+	err = topics.Ensure(context.Background(), cl, []topics.Spec{{Name: "order-details"}, {Name: "table"}}, 6, 1, true,
+		[]string{"order-details", "table"})
+	require.ErrorContains(t, err, `"order-details" (3 partitions) and "table" (6 partitions) must have the same number of partitions`)
 }
 
 func TestEnsureWithoutCreateNamesTheMissingTopic(t *testing.T) {
-	err := topics.Ensure(context.Background(), admin(t), []topics.Spec{{Name: "orders"}}, 6, 1, false)
+	err := topics.Ensure(context.Background(), client(t), []topics.Spec{{Name: "orders"}}, 6, 1, false)
 	require.ErrorContains(t, err, `topic "orders" does not exist`)
 }
 

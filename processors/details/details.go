@@ -1,10 +1,14 @@
 // Package details is the orders-details processor: it joins each order with
-// its customer and product, read from the customers and products tables
-// (Goka Lookup tables: every instance holds every partition, the analogue of
-// a Kafka Streams GlobalKTable), and writes OrderDetails to order-details.
+// its customer and product, read from the customers and products tables,
+// and writes OrderDetails to order-details. The tables are lookup tables:
+// every instance holds every partition, the analogue of a Kafka Streams
+// GlobalKTable. They are Goka views of the process (NewViews), one copy of
+// each table shared by the join, its retries, and whatever else in the
+// process reads them (Goka's own Lookup edges would give each group a copy
+// of its own), recovered before the processors start.
 //
 //	orders ──► orders-details ──► order-details         JOINED, or RETRYING / DEAD_LETTERED markers
-//	             │  Lookup customers, products
+//	             │  looks up customers, products (Tables)
 //	             ├──► orders-details-retry ──► orders-details-retry (group): waits, joins again
 //	             └──► orders-details-dlq     undecodable or invalid orders, orders never joined
 //
@@ -19,6 +23,7 @@ package details
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -30,6 +35,7 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/callback"
 	"github.com/orderstream/pipeline/kit/deadletter"
 )
 
@@ -63,7 +69,12 @@ type Options struct {
 	Topics     Topics
 	MaxRetries int           // join attempts after the first before an order is dead-lettered
 	RetryDelay time.Duration // wait before each retry
-	Logger     *slog.Logger
+	// Epoch says which orders topic the offsets of the orders it reads
+	// belong to: 0 for the first, one more for each recreated orders topic
+	// accepted (see the lineage of services/details.go). It becomes part of
+	// every order's identity (OrderDetails.source_epoch).
+	Epoch  int32
+	Logger *slog.Logger
 }
 
 // Codecs are the value codecs of the processor's topics.
@@ -97,23 +108,63 @@ func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, er
 	return &c, nil
 }
 
+// Tables are the lookup tables of the join: rows by key, from every
+// partition, as they are now. Values are what the tables' Lenient codecs
+// decode (codecs.Decoded), nil for a missing row; an error means the
+// table cannot be read now (not recovered, stopped).
+type Tables interface {
+	Get(table goka.Table, key string) (any, error)
+}
+
+// Views are Tables as Goka views (see NewViews).
+type Views map[goka.Table]*goka.View
+
+// Get reads key from table's view.
+func (v Views) Get(table goka.Table, key string) (any, error) {
+	view := v[table]
+	if view == nil {
+		return nil, fmt.Errorf("no view of table %s", table)
+	}
+	return view.Get(key)
+}
+
+// NewViews returns the views of the customers and products tables (not
+// running yet: run them, and start the processors once they are
+// recovered), with Lenient codecs: an unreadable row reaches the join as a
+// decoding error.
+func NewViews(brokers []string, t Topics, c *Codecs, opts ...goka.ViewOption) (Views, error) {
+	views := Views{}
+	for table, codec := range map[goka.Table]goka.Codec{
+		t.Customers: codecs.NewLenient(c.Customer),
+		t.Products:  codecs.NewLenient(c.Product),
+	} {
+		v, err := goka.NewView(brokers, table, codec, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("view of table %s: %w", table, err)
+		}
+		views[table] = v
+	}
+	return views, nil
+}
+
 // Joiner holds the two processors' callbacks.
 type Joiner struct {
 	opts   Options
 	codecs *Codecs
+	tables Tables
 	log    *slog.Logger
 	wait   func(ctx context.Context, until time.Time) bool // false: ctx ended first
 }
 
-// New returns a Joiner.
-func New(opts Options, c *Codecs) *Joiner {
+// New returns a Joiner reading rows from tables.
+func New(opts Options, c *Codecs, tables Tables) *Joiner {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Group == "" {
 		opts.Group = DefaultGroup
 	}
-	return &Joiner{opts: opts, codecs: c, log: opts.Logger.With("group", string(opts.Group)), wait: waitUntil}
+	return &Joiner{opts: opts, codecs: c, tables: tables, log: opts.Logger.With("group", string(opts.Group)), wait: waitUntil}
 }
 
 func waitUntil(ctx context.Context, until time.Time) bool {
@@ -139,8 +190,6 @@ func (j *Joiner) Graph() *goka.GroupGraph {
 	t := j.opts.Topics
 	return goka.DefineGroup(j.opts.Group,
 		goka.Input(t.Orders, codecs.NewLenient(j.codecs.Order), j.onOrder),
-		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
-		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
 		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.DeadLetter, new(codec.Bytes)),
@@ -152,8 +201,6 @@ func (j *Joiner) RetryGraph() *goka.GroupGraph {
 	t := j.opts.Topics
 	return goka.DefineGroup(j.retryGroup(),
 		goka.Input(t.Retry, codecs.NewLenient(j.codecs.Details), j.onRetry),
-		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
-		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
 		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.DeadLetter, new(codec.Bytes)),
@@ -164,26 +211,52 @@ func (j *Joiner) retryGroup() goka.Group { return j.opts.Group + "-retry" }
 
 // source is an order's position in the orders topic: its identity.
 type source struct {
+	epoch     int32
 	partition int32
 	offset    int64
 }
 
 func (j *Joiner) onOrder(ctx goka.Context, msg any) {
+	src := source{j.opts.Epoch, ctx.Partition(), ctx.Offset()}
 	in, ok := decoded[avro.Order](ctx, msg)
 	if !ok {
-		j.deadLetter(ctx, nil, deadletter.StageDecode, codecs.ErrNilValue)
+		j.badOrder(ctx, nil, src, deadletter.StageDecode, codecs.ErrNilValue)
 		return
 	}
 	if in.Err != nil {
-		j.badInput(ctx, in.Raw, in.Err)
+		if !codecs.IsBadRecord(in.Err) {
+			callback.Stop(ctx, in.Err) // the registry is down: not the order's fault
+			return
+		}
+		j.badOrder(ctx, in.Raw, src, deadletter.StageDecode, in.Err)
 		return
 	}
 	if err := validate(ctx.Key(), in.Value); err != nil {
-		j.deadLetter(ctx, in.Raw, deadletter.StageValidate, err)
+		j.badOrder(ctx, in.Raw, src, deadletter.StageValidate, err)
 		return
 	}
-	j.join(ctx, in.Value, source{ctx.Partition(), ctx.Offset()}, 0)
+	j.join(ctx, in.Value, src, 0)
 }
+
+// badOrder dead-letters an order that cannot be joined as it is, and
+// writes its first-attempt record (DEAD_LETTERED, under the record's key)
+// to order-details: so the totals know the order as not counted, and count
+// it if the dead-letter replay sends it again once it can be read. Without
+// a customer id in the key there is no customer to write it for.
+func (j *Joiner) badOrder(ctx goka.Context, raw []byte, src source, stage string, err error) {
+	if id, kerr := codecs.ParseKey(ctx.Key()); kerr == nil {
+		reason := fmt.Sprintf("dead-lettered (%s): %v", stage, err)
+		ctx.Emit(j.opts.Topics.Details, ctx.Key(), &avro.OrderDetails{
+			OrderID: unknownOrderID, CustomerID: id, UnitPrice: new(big.Rat), LineTotal: new(big.Rat), CreatedAt: ctx.Timestamp().UTC().Truncate(time.Millisecond),
+			Status: avro.OrderDetailsStatusDeadLettered, Reason: &reason,
+			SourceEpoch: src.epoch, SourcePartition: src.partition, SourceOffset: src.offset,
+		})
+	}
+	j.deadLetter(ctx, raw, stage, err)
+}
+
+// unknownOrderID stands for the id of an order that could not be read.
+const unknownOrderID = "00000000-0000-0000-0000-000000000000"
 
 // RetryDueHeader carries when a retry record is due (Unix milliseconds).
 const RetryDueHeader = "orderstream.retry.due"
@@ -213,7 +286,13 @@ func (j *Joiner) onRetry(ctx goka.Context, msg any) {
 	}
 	order := &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, ProductID: d.ProductID,
 		Quantity: d.Quantity, UnitPrice: d.UnitPrice, CreatedAt: d.CreatedAt}
-	j.join(ctx, order, source{d.SourcePartition, d.SourceOffset}, d.Attempt)
+	if err := validate(ctx.Key(), order); err != nil {
+		// Only a record put here by hand (or the dead-letter replay) can
+		// fail this: orders-details validated it before its first retry.
+		j.deadLetter(ctx, in.Raw, deadletter.StageValidate, err)
+		return
+	}
+	j.join(ctx, order, source{d.SourceEpoch, d.SourcePartition, d.SourceOffset}, d.Attempt)
 }
 
 func dueHeader(t time.Time) goka.Headers {
@@ -227,9 +306,13 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 	d := &avro.OrderDetails{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, ProductID: o.ProductID, Quantity: o.Quantity,
 		UnitPrice: o.UnitPrice, LineTotal: lineTotal(o), CreatedAt: o.CreatedAt,
-		SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
+		SourceEpoch: src.epoch, SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
 	}
-	cust, prod, reason := j.lookup(ctx, o)
+	cust, prod, reason, err := j.lookup(ctx, o)
+	if err != nil {
+		callback.Stop(ctx, err)
+		return
+	}
 	switch {
 	case reason == "":
 		d.Status = avro.OrderDetailsStatusJoined
@@ -255,41 +338,59 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 		ctx.Emit(t.Details, key, d)
 		raw, err := j.codecs.Order.Encode(o)
 		if err != nil {
-			ctx.Fail(fmt.Errorf("re-encoding order %s for the dead-letter topic: %w", o.OrderID, err))
+			callback.Stop(ctx, fmt.Errorf("re-encoding order %s for the dead-letter topic: %w", o.OrderID, err))
+			return
 		}
 		j.emitDeadLetter(ctx, raw, deadletter.Record{
 			Service: string(ctx.Group()), Topic: string(t.Orders), Partition: src.partition, Offset: src.offset,
 			Stage: deadletter.StageJoin, Err: fmt.Errorf("not joined after %d attempts: %s", attempt+1, reason),
-		})
+		}, src.epoch)
 	}
 }
 
-// lookup finds the order's customer and product, or says why it cannot.
-func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string) {
-	cust, reason := lookupRow[avro.Customer](ctx, j.opts.Topics.Customers, o.CustomerID, "customer")
-	if reason != "" {
-		return nil, nil, reason
+// lookup finds the order's customer and product, or says why it cannot
+// (reason: the order is retried, then dead-lettered). An error is not the
+// order's fault: the processor stops.
+func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string, error) {
+	cust, reason, err := lookupRow[avro.Customer](j.tables, j.opts.Topics.Customers, o.CustomerID, "customer")
+	if reason != "" || err != nil {
+		return nil, nil, reason, err
 	}
-	prod, reason := lookupRow[avro.Product](ctx, j.opts.Topics.Products, o.ProductID, "product")
-	if reason != "" {
-		return nil, nil, reason
+	prod, reason, err := lookupRow[avro.Product](j.tables, j.opts.Topics.Products, o.ProductID, "product")
+	if reason != "" || err != nil {
+		return nil, nil, reason, err
 	}
-	return cust, prod, ""
+	return cust, prod, "", nil
 }
 
-func lookupRow[T any](ctx goka.Context, table goka.Table, id int64, what string) (*T, string) {
-	v := ctx.Lookup(table, codecs.Key(id))
+// lookupRow reads row id of table. A missing row, or one whose bytes do not
+// decode with the schema its id names (a corrupt row), is a reason to
+// retry. A row whose schema the registry does not know or cannot resolve
+// onto ours is a configuration fault (the registry was reset, or another
+// registry is configured) and an unreachable registry a transient one:
+// both stop the processor, and no order is dead-lettered for them.
+func lookupRow[T any](tables Tables, table goka.Table, id int64, what string) (*T, string, error) {
+	v, err := tables.Get(table, codecs.Key(id))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s %d from table %s: %w", what, id, table, err)
+	}
 	if v == nil {
-		return nil, fmt.Sprintf("%s %d not found in table %s", what, id, table)
+		return nil, fmt.Sprintf("%s %d not found in table %s", what, id, table), nil
 	}
 	row := v.(codecs.Decoded[T])
-	if row.Err != nil {
-		if !codecs.IsBadRecord(row.Err) {
-			ctx.Fail(fmt.Errorf("reading %s %d from table %s: %w", what, id, table, row.Err))
-		}
-		return nil, fmt.Sprintf("%s %d: the row in table %s cannot be read: %v", what, id, table, row.Err)
+	switch {
+	case row.Err == nil:
+		return row.Value, "", nil
+	case !codecs.IsBadRecord(row.Err):
+		return nil, "", fmt.Errorf("reading %s %d from table %s: %w", what, id, table, row.Err)
+	case errors.Is(row.Err, codecs.ErrUnknownSchemaID) || errors.Is(row.Err, codecs.ErrIncompatibleSchema):
+		return nil, "", fmt.Errorf("the row of %s %d in table %s cannot be read (%w): the schema registry does not know or "+
+			"cannot resolve the schema it was written with. Was the registry reset (schema ids handed out again), or does "+
+			"--schema.registry.url name another registry than the one the CDC source writes with? The processor stops "+
+			"rather than dead-letter orders for it", what, id, table, row.Err)
+	default:
+		return nil, fmt.Sprintf("%s %d: the row in table %s cannot be read (key %q, corrupt bytes): %v", what, id, table, codecs.Key(id), row.Err), nil
 	}
-	return row.Value, ""
 }
 
 // decoded unpacks a Lenient codec's value; false for a null value.
@@ -304,7 +405,8 @@ func decoded[T any](ctx goka.Context, msg any) (codecs.Decoded[T], bool) {
 // restarted) when the failure is transient, e.g. the registry is down.
 func (j *Joiner) badInput(ctx goka.Context, raw []byte, err error) {
 	if !codecs.IsBadRecord(err) {
-		ctx.Fail(err)
+		callback.Stop(ctx, err)
+		return
 	}
 	j.deadLetter(ctx, raw, deadletter.StageDecode, err)
 }
@@ -313,13 +415,18 @@ func (j *Joiner) deadLetter(ctx goka.Context, raw []byte, stage string, err erro
 	j.emitDeadLetter(ctx, raw, deadletter.Record{
 		Service: string(ctx.Group()), Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(),
 		Stage: stage, Err: err,
-	})
+	}, j.opts.Epoch)
 }
 
-func (j *Joiner) emitDeadLetter(ctx goka.Context, raw []byte, r deadletter.Record) {
+// emitDeadLetter writes raw to the dead-letter topic with Kafka Connect's
+// headers for r, and the epoch of the orders topic r names (Replay needs it
+// for the order's identity).
+func (j *Joiner) emitDeadLetter(ctx goka.Context, raw []byte, r deadletter.Record, epoch int32) {
 	j.log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
 		"key", ctx.Key(), "stage", r.Stage, "err", r.Err, "dlq", string(j.opts.Topics.DeadLetter))
-	ctx.Emit(j.opts.Topics.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(r.Headers()))
+	h := r.Headers()
+	h[EpochHeader] = []byte(strconv.FormatInt(int64(epoch), 10))
+	ctx.Emit(j.opts.Topics.DeadLetter, ctx.Key(), raw, goka.WithCtxEmitHeaders(h))
 	deadLettered.WithLabelValues(r.Stage).Inc()
 }
 

@@ -32,10 +32,16 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	c, err := NewCodecs(ctx, testkit.Registry(t), DefaultTopics)
 	require.NoError(t, err)
 	tt := tester.New(t)
-	j := New(Options{Topics: DefaultTopics, MaxRetries: maxRetries, RetryDelay: time.Hour}, c)
+	views, err := NewViews(nil, DefaultTopics, c, goka.WithViewTester(tt))
+	require.NoError(t, err)
+	errs := make(chan error, 4)
+	for _, v := range views {
+		go func() { errs <- v.Run(ctx) }()
+		<-v.WaitRunning()
+	}
+	j := New(Options{Topics: DefaultTopics, MaxRetries: maxRetries, RetryDelay: time.Hour}, c, views)
 	j.wait = func(context.Context, time.Time) bool { return true } // no real waiting in unit tests
 
-	errs := make(chan error, 2)
 	for _, g := range []*goka.GroupGraph{j.Graph(), j.RetryGraph()} {
 		p, err := goka.NewProcessor(nil, g, goka.WithTester(tt), goka.WithNilHandling(goka.NilProcess))
 		require.NoError(t, err)
@@ -44,7 +50,7 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	}
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
+		for range 4 {
 			require.NoError(t, <-errs)
 		}
 	})
@@ -248,6 +254,14 @@ func TestBadOrdersGoToTheDeadLetterTopic(t *testing.T) {
 			if r, isRaw := tc.value.(codecs.Raw); isRaw {
 				assert.Equal(t, []byte(r), raw, "the original bytes, unchanged")
 			}
+			// Its first-attempt record: the totals know it as not counted,
+			// so that a dead-letter replay of it can count it.
+			_, mkey, marker := next(t, f.details)
+			assert.Equal(t, tc.key, mkey)
+			assert.Equal(t, avro.OrderDetailsStatusDeadLettered, marker.Status)
+			assert.Equal(t, int64(i), marker.SourceOffset)
+			assert.Equal(t, int32(0), marker.Attempt)
+			assert.Contains(t, *marker.Reason, tc.message)
 			assertEmpty(t, f.details, f.retries)
 		})
 	}
@@ -268,3 +282,66 @@ func TestOrderDetailsNeverCarryTheCardNumber(t *testing.T) {
 	require.True(t, ok)
 	assert.NotContains(t, string(raw), "4111111111111111")
 }
+
+// lenient decodes raw as the Graph's codec for T hands it over.
+func lenient[T any](c *codecs.Avro[T], raw []byte) any {
+	v, _ := codecs.NewLenient(c).Decode(raw)
+	return v
+}
+
+// TestRowOfAnUnknownSchemaStopsTheProcessor: a lookup row whose schema id
+// the registry does not know (it was reset, or another registry is
+// configured) stops the join instead of retrying and dead-lettering every
+// order that needs the row; a corrupt row (known id, bytes that do not
+// decode) is a reason to retry, as TestUnreadableCustomerRowIsDeadLetteredWithTheReason shows.
+func TestRowOfAnUnknownSchemaStopsTheProcessor(t *testing.T) {
+	f := newFixture(t, 3)
+	raw, err := f.j.codecs.Order.Encode(order(orderID, 1, 7, 1))
+	require.NoError(t, err)
+	prod, err := f.j.codecs.Product.Encode(product(7))
+	require.NoError(t, err)
+	unknown := []byte{0, 0, 0, 0x7f, 0x7f, 2, 0}
+	ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup}
+	j := New(f.j.opts, f.j.codecs, tables{
+		DefaultTopics.Customers: {"1": lenient(f.j.codecs.Customer, unknown)},
+		DefaultTopics.Products:  {"7": lenient(f.j.codecs.Product, prod)},
+	})
+	j.onOrder(ctx, lenient(f.j.codecs.Order, raw))
+	require.Len(t, ctx.Failed, 1)
+	assert.Contains(t, ctx.Failed[0].Error(), "the row of customer 1 in table customers cannot be read")
+	assert.Contains(t, ctx.Failed[0].Error(), "Was the registry reset")
+	assert.Empty(t, ctx.Emitted, "no retry, no marker, no dead letter")
+	assert.Equal(t, 1, ctx.DeferredFailed, "the order's commit is held back")
+}
+
+// TestRegistryDownDuringARebalanceDeadLettersNothing: Goka's Fail returns
+// while a partition is being revoked; an order whose schema cannot be
+// fetched must then be neither dead-lettered nor committed.
+func TestRegistryDownDuringARebalanceDeadLettersNothing(t *testing.T) {
+	f := newFixture(t, 3)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	raw, err := f.j.codecs.Order.Encode(order(orderID, 1, 7, 1))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		call func(goka.Context, any)
+		msg  any
+	}{
+		{"order", f.j.onOrder, codecs.Decoded[avro.Order]{Raw: raw, Err: &codecs.RegistryError{SchemaID: 9, Err: context.DeadlineExceeded}}},
+		{"retry", f.j.onRetry, codecs.Decoded[avro.OrderDetails]{Raw: raw, Err: &codecs.RegistryError{SchemaID: 9, Err: context.DeadlineExceeded}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := &testkit.GokaContext{Ctx: cancelled, TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup}
+			tc.call(ctx, tc.msg)
+			require.Len(t, ctx.Failed, 1)
+			assert.Empty(t, ctx.Emitted, "not dead-lettered: the registry being down is not the order's fault")
+			assert.Equal(t, 1, ctx.DeferredFailed, "the order's commit is held back")
+		})
+	}
+}
+
+// tables are Tables in a map.
+type tables map[goka.Table]map[string]any
+
+func (t tables) Get(table goka.Table, key string) (any, error) { return t[table][key], nil }

@@ -13,10 +13,10 @@ type Outcome int
 
 const (
 	Counted   Outcome = iota + 1 // added to the total
-	Duplicate                    // seen before: nothing changed
-	Deferred                     // RETRYING: remembered as pending
-	Dropped                      // DEAD_LETTERED: settled without counting
-	Settled                      // the second record of a retried order, already counted or dropped
+	Duplicate                    // a first-attempt record seen before: nothing changed
+	Deferred                     // RETRYING: remembered as not counted yet, a retry in flight
+	Dropped                      // DEAD_LETTERED: remembered as not counted (a replay may still count it)
+	Settled                      // a record of an order already counted: nothing changed
 )
 
 func (o Outcome) String() string {
@@ -27,107 +27,100 @@ func (o Outcome) String() string {
 // it did. It counts every order exactly once however often order-details
 // records are redelivered, as long as each orders-details run writes a
 // customer's first-attempt records in order (one producer, one partition:
-// Kafka keeps that order).
+// Kafka keeps that order; see package details).
 //
-// The identity of an order is its position in the orders topic (source
-// partition and offset), which replays of orders-details reproduce. The
-// first attempt at joining an order (attempt 0) writes JOINED, RETRYING or
-// DEAD_LETTERED, in orders-topic order; a retried order writes JOINED or
+// The identity of an order is its position in the orders topic (epoch,
+// source partition and offset), which replays of orders-details and the
+// dead-letter replay reproduce. The rule: an order counts once it has a
+// JOINED record, whichever attempt or retry chain wrote it (after a replay
+// of orders-details one order can have two); RETRYING and DEAD_LETTERED
+// records never count and never undo a count, and an order dead-lettered
+// first still counts if a JOINED record comes later (a second retry chain,
+// or the dead-letter replay).
+//
+// The first attempt at joining an order (attempt 0) writes JOINED, RETRYING
+// or DEAD_LETTERED, in orders-topic order; a retry writes JOINED or
 // DEAD_LETTERED later, out of that order. So the state keeps:
-//   - per source partition, the watermark: the highest first-attempt offset
-//     seen. A first-attempt record at or below it is a replay.
-//   - the open orders: retries in flight (PENDING), and retry results that
-//     arrived before their first-attempt record (COUNTED, DROPPED, possible
-//     only after a crash). An order leaves the set once both of its records
-//     were seen, so the set stays as small as the retries in flight.
+//   - per (epoch, source partition), the watermark: the highest first-attempt
+//     offset seen. An order at or below it that is not open is counted.
+//   - the open orders: those not counted yet (PENDING while a retry is in
+//     flight, DROPPED once dead-lettered), and those a retry result counted
+//     before their first-attempt record arrived (COUNTED, possible only after
+//     a crash). A counted order leaves the set once its first attempt is
+//     below the watermark, so the set stays as small as the retries in
+//     flight plus the dead-lettered orders not replayed.
 func Apply(s *avro.CustomerTotalState, d *avro.OrderDetails) Outcome {
-	p, o := d.SourcePartition, d.SourceOffset
-	i := slices.IndexFunc(s.Open, func(e avro.OpenOrder) bool { return e.Partition == p && e.Offset == o })
-	firstAttempt := d.Attempt == 0
-
-	if i >= 0 {
-		open := &s.Open[i]
-		switch open.State {
-		case avro.OpenOrderStatePending: // a retry is in flight; this may be its result
-			switch d.Status {
-			case avro.OrderDetailsStatusJoined:
-				s.Open = slices.Delete(s.Open, i, i+1)
-				count(s, d)
-				return Counted
-			case avro.OrderDetailsStatusDeadLettered:
-				s.Open = slices.Delete(s.Open, i, i+1)
-				return Dropped
-			default:
-				return Duplicate // the RETRYING marker again
+	e, p, o := d.SourceEpoch, d.SourcePartition, d.SourceOffset
+	first := d.Attempt == 0
+	seen := o <= watermark(s, e, p) // its first attempt was seen before
+	if first && !seen {
+		raise(s, e, p, o)
+	}
+	i := slices.IndexFunc(s.Open, func(x avro.OpenOrder) bool { return x.Epoch == e && x.Partition == p && x.Offset == o })
+	if i < 0 {
+		switch {
+		case seen && first:
+			return Duplicate
+		case seen:
+			return Settled // below the watermark and not open: counted
+		case d.Status == avro.OrderDetailsStatusJoined:
+			count(s, d)
+			if !first { // a retry result before its first attempt: remember
+				s.Open = append(s.Open, avro.OpenOrder{Epoch: e, Partition: p, Offset: o, State: avro.OpenOrderStateCounted})
 			}
-		case avro.OpenOrderStateCounted, avro.OpenOrderStateDropped: // the retry result came first
-			if !firstAttempt {
-				return Duplicate
-			}
-			counted := open.State == avro.OpenOrderStateCounted
-			raise(s, p, o)
-			switch {
-			case d.Status == avro.OrderDetailsStatusRetrying && !counted:
-				// Dropped before, retried again by this first attempt: wait for it.
-				open.State = avro.OpenOrderStatePending
-				return Deferred
-			case d.Status == avro.OrderDetailsStatusJoined && !counted:
-				s.Open = slices.Delete(s.Open, i, i+1)
-				count(s, d)
-				return Counted
-			default:
-				s.Open = slices.Delete(s.Open, i, i+1)
-				return Settled
-			}
+			return Counted
+		case d.Status == avro.OrderDetailsStatusRetrying:
+			s.Open = append(s.Open, avro.OpenOrder{Epoch: e, Partition: p, Offset: o, State: avro.OpenOrderStatePending})
+			return Deferred
+		default:
+			s.Open = append(s.Open, avro.OpenOrder{Epoch: e, Partition: p, Offset: o, State: avro.OpenOrderStateDropped})
+			return Dropped
 		}
 	}
-
-	if o <= watermark(s, p) {
-		if firstAttempt {
+	open := &s.Open[i]
+	settled := o <= watermark(s, e, p) // the first attempt is seen now
+	switch {
+	case open.State == avro.OpenOrderStateCounted:
+		if settled {
+			s.Open = slices.Delete(s.Open, i, i+1)
+		}
+		return Settled
+	case d.Status == avro.OrderDetailsStatusJoined:
+		count(s, d)
+		if settled {
+			s.Open = slices.Delete(s.Open, i, i+1)
+		} else {
+			open.State = avro.OpenOrderStateCounted
+		}
+		return Counted
+	case d.Status == avro.OrderDetailsStatusDeadLettered:
+		if open.State == avro.OpenOrderStateDropped {
 			return Duplicate
 		}
-		return Settled // the retry of an order already settled
-	}
-	if !firstAttempt {
-		// A retry result before its first-attempt record: keep it open.
-		if d.Status == avro.OrderDetailsStatusJoined {
-			count(s, d)
-			s.Open = append(s.Open, avro.OpenOrder{Partition: p, Offset: o, State: avro.OpenOrderStateCounted})
-			return Counted
-		}
-		s.Open = append(s.Open, avro.OpenOrder{Partition: p, Offset: o, State: avro.OpenOrderStateDropped})
+		open.State = avro.OpenOrderStateDropped
 		return Dropped
-	}
-	raise(s, p, o)
-	switch d.Status {
-	case avro.OrderDetailsStatusJoined:
-		count(s, d)
-		return Counted
-	case avro.OrderDetailsStatusRetrying:
-		s.Open = append(s.Open, avro.OpenOrder{Partition: p, Offset: o, State: avro.OpenOrderStatePending})
-		return Deferred
-	default:
-		return Dropped
+	default: // RETRYING: a marker again, or a second chain's
+		return Duplicate
 	}
 }
 
-func watermark(s *avro.CustomerTotalState, p int32) int64 {
+func watermark(s *avro.CustomerTotalState, e, p int32) int64 {
 	for _, w := range s.Watermarks {
-		if w.Partition == p {
+		if w.Epoch == e && w.Partition == p {
 			return w.Offset
 		}
 	}
 	return -1
 }
 
-func raise(s *avro.CustomerTotalState, p int32, o int64) {
+func raise(s *avro.CustomerTotalState, e, p int32, o int64) {
 	for i := range s.Watermarks {
-		if s.Watermarks[i].Partition == p {
+		if s.Watermarks[i].Epoch == e && s.Watermarks[i].Partition == p {
 			s.Watermarks[i].Offset = max(s.Watermarks[i].Offset, o)
 			return
 		}
 	}
-	s.Watermarks = append(s.Watermarks, avro.SourceWatermark{Partition: p, Offset: o})
+	s.Watermarks = append(s.Watermarks, avro.SourceWatermark{Epoch: e, Partition: p, Offset: o})
 }
 
 func count(s *avro.CustomerTotalState, d *avro.OrderDetails) {

@@ -60,13 +60,63 @@ func TestApplyRetriedOrderCountsOnceAfterLaterOrders(t *testing.T) {
 	assert.Empty(t, s.Open, "nothing stays open once settled")
 }
 
-func TestApplyDeadLetteredOrderIsNotCounted(t *testing.T) {
+func TestApplyDeadLetteredOrderIsNotCountedUntilReplayed(t *testing.T) {
 	s := NewState(7)
 	assert.Equal(t, Deferred, Apply(s, rec(10, 0, retry)))
 	assert.Equal(t, Dropped, Apply(s, rec(10, 5, dropped)))
-	assert.Equal(t, Settled, Apply(s, rec(10, 5, dropped)))
+	assert.Equal(t, Duplicate, Apply(s, rec(10, 5, dropped)))
 	assert.Equal(t, int64(0), s.OrderCount)
+	assert.Equal(t, []avro.OpenOrder{{Partition: 2, Offset: 10, State: avro.OpenOrderStateDropped}}, s.Open,
+		"a dead-lettered order is remembered as not counted")
+	// The dead-letter replay sends it through the retry path again, with
+	// its identity: it joins now, and counts once.
+	assert.Equal(t, Counted, Apply(s, rec(10, 1, joined)))
+	assert.Equal(t, Settled, Apply(s, rec(10, 1, joined)))
+	assert.Equal(t, int64(1), s.OrderCount)
 	assert.Empty(t, s.Open)
+}
+
+// After a replay of orders-details one order has two retry chains; one
+// ends dead-lettered, the other joins: JOINED decides, in either order.
+func TestApplyJoinedDecidesBetweenTwoRetryChains(t *testing.T) {
+	for _, joinedFirst := range []bool{true, false} {
+		s := NewState(7)
+		assert.Equal(t, Deferred, Apply(s, rec(10, 0, retry)))
+		assert.Equal(t, Duplicate, Apply(s, rec(10, 0, retry)), "the replay's marker")
+		results := []*avro.OrderDetails{rec(10, 3, dropped), rec(10, 2, joined)}
+		if joinedFirst {
+			results[0], results[1] = results[1], results[0]
+		}
+		for _, d := range results {
+			Apply(s, d)
+		}
+		assert.Equal(t, int64(1), s.OrderCount, "joined first: %v", joinedFirst)
+		assert.Empty(t, s.Open)
+	}
+}
+
+// An order orders-details could not read is dead-lettered at its first
+// attempt with a DEAD_LETTERED marker; replayed once readable, it counts.
+func TestApplyMarkerOfABadOrderLetsItsReplayCount(t *testing.T) {
+	s := NewState(7)
+	assert.Equal(t, Dropped, Apply(s, rec(10, 0, dropped)))
+	assert.Equal(t, Counted, Apply(s, rec(11, 0, joined)))
+	assert.Equal(t, Counted, Apply(s, rec(10, 1, joined)), "replayed below the watermark, yet counted: it was open")
+	assert.Equal(t, Duplicate, Apply(s, rec(10, 0, dropped)))
+	assert.Equal(t, int64(2), s.OrderCount)
+	assert.Empty(t, s.Open)
+}
+
+// A recreated orders topic (accepted by orders-details as a new epoch)
+// starts its offsets at 0 again: they are new orders, not duplicates.
+func TestApplyANewEpochIsNotADuplicate(t *testing.T) {
+	s := NewState(7)
+	assert.Equal(t, Counted, Apply(s, rec(500, 0, joined)))
+	next := rec(3, 0, joined)
+	next.SourceEpoch = 1
+	assert.Equal(t, Counted, Apply(s, next))
+	assert.Equal(t, Duplicate, Apply(s, next))
+	assert.Equal(t, int64(2), s.OrderCount)
 }
 
 // orders-details crashed after writing an order to the retry topic but
@@ -86,14 +136,16 @@ func TestApplyReplayJoinsWhileOldRetryJoins(t *testing.T) {
 // TestApplyExactUnderRedeliveries simulates orders-details runs that crash
 // and replay (rewriting first-attempt records, sometimes with a different
 // outcome because the customer arrived meanwhile, and leaving extra retry
-// copies behind), retry results interleaved at random, and a totals
-// processor that re-reads order-details from earlier offsets after crashes.
-// Whatever the interleaving, every order with a JOINED record is counted
-// exactly once and dead-lettered-only orders are not counted.
+// chains behind that may end otherwise), orders it could not read
+// (dead-lettered at the first attempt), retry results interleaved at
+// random, dead-letter replays, and a totals processor that re-reads
+// order-details from earlier offsets after crashes. Whatever the
+// interleaving, every order with a JOINED record is counted exactly once,
+// the others not at all, and exactly those stay open.
 func TestApplyExactUnderRedeliveries(t *testing.T) {
 	for seed := uint64(0); seed < 3000; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 17))
-		stream, want := simulate(rng, 1+rng.IntN(25))
+		stream, want, all := simulate(rng, 1+rng.IntN(25))
 		s := NewState(7)
 		for _, d := range redeliver(rng, stream) {
 			Apply(s, d)
@@ -104,31 +156,44 @@ func TestApplyExactUnderRedeliveries(t *testing.T) {
 			sum.Add(sum, big.NewRat(3998, 100))
 		}
 		require.Zero(t, sum.Cmp(s.TotalAmount), "seed %d", seed)
-		require.Empty(t, s.Open, "seed %d: open orders left: %v", seed, s.Open)
+		open := map[int64]bool{}
+		for _, o := range s.Open {
+			require.NotEqual(t, avro.OpenOrderStateCounted, o.State, "seed %d: a counted order left open: %v", seed, s.Open)
+			open[o.Offset] = true
+		}
+		for o := range all {
+			require.Equal(t, !want[o], open[o], "seed %d: order %d: open %v, counted %v", seed, o, open[o], want[o])
+		}
 	}
 }
 
 // simulate returns the order-details topic as orders-details would write it
-// for n orders of one customer, and the offsets that must be counted.
-func simulate(rng *rand.Rand, n int) ([]*avro.OrderDetails, map[int64]bool) {
+// for n orders of one customer, the offsets that must be counted (those with
+// a JOINED record), and all offsets.
+func simulate(rng *rand.Rand, n int) ([]*avro.OrderDetails, map[int64]bool, map[int64]bool) {
 	const maxRetries = 3
 	type order struct {
 		offset int64
 		// joinsAt: the attempt from which the join succeeds; > maxRetries never.
 		joinsAt int32
+		bad     bool // unreadable: dead-lettered at once, until replayed
 	}
 	orders := make([]order, n)
+	all := map[int64]bool{}
 	for i := range orders {
 		o := order{offset: int64(3 * i)}
-		switch r := rng.IntN(10); {
-		case r < 6:
+		switch r := rng.IntN(20); {
+		case r < 12:
 			o.joinsAt = 0
-		case r < 9:
+		case r < 17:
 			o.joinsAt = 1 + rng.Int32N(maxRetries)
-		default:
+		case r < 19:
 			o.joinsAt = maxRetries + 1 // dead-lettered
+		default:
+			o.bad = true
 		}
 		orders[i] = o
+		all[o.offset] = true
 	}
 
 	var topic []*avro.OrderDetails
@@ -141,11 +206,14 @@ func simulate(rng *rand.Rand, n int) ([]*avro.OrderDetails, map[int64]bool) {
 		}
 	}
 	want := map[int64]bool{}
-	retryCopy := func(o order) {
-		if o.joinsAt <= maxRetries {
+	retryChain := func(o order) {
+		switch {
+		case o.joinsAt <= maxRetries && rng.IntN(6) > 0:
 			pending = append(pending, rec(o.offset, o.joinsAt, joined))
 			want[o.offset] = true
-		} else {
+		default:
+			// Never joins, or this chain ended otherwise (the customer was
+			// deleted for a while): dead-lettered.
 			pending = append(pending, rec(o.offset, maxRetries, dropped))
 		}
 	}
@@ -159,12 +227,15 @@ func simulate(rng *rand.Rand, n int) ([]*avro.OrderDetails, map[int64]bool) {
 		}
 		for i := start; i < end; i++ {
 			o := orders[i]
-			if o.joinsAt == 0 || (run > 0 && o.joinsAt <= maxRetries && rng.IntN(2) == 0) {
+			switch {
+			case o.bad:
+				topic = append(topic, rec(o.offset, 0, dropped))
+			case o.joinsAt == 0 || (run > 0 && o.joinsAt <= maxRetries && rng.IntN(2) == 0):
 				// Joined at once (on a replay the customer may have arrived).
 				topic = append(topic, rec(o.offset, 0, joined))
 				want[o.offset] = true
-			} else {
-				retryCopy(o)
+			default:
+				retryChain(o)
 				if i == end-1 && end < n && rng.IntN(2) == 0 {
 					markerLost = true // crashed: the retry copy was written, the marker was not
 					continue
@@ -185,7 +256,17 @@ func simulate(rng *rand.Rand, n int) ([]*avro.OrderDetails, map[int64]bool) {
 		start = next
 	}
 	flushSome(true)
-	return topic, want
+	// The dead-letter replay: some dead-lettered orders go through the
+	// retry path again (maybe twice), and join now.
+	for _, o := range orders {
+		if !want[o.offset] && rng.IntN(3) == 0 {
+			for range 1 + rng.IntN(2) {
+				topic = append(topic, rec(o.offset, 1, joined))
+			}
+			want[o.offset] = true
+		}
+	}
+	return topic, want, all
 }
 
 // redeliver reads the topic like a totals processor that crashes and

@@ -29,6 +29,7 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/kit/callback"
 	"github.com/orderstream/pipeline/kit/deadletter"
 )
 
@@ -103,6 +104,13 @@ func (a *Aggregator) Graph() *goka.GroupGraph {
 	)
 }
 
+// lenientDetails decodes an order-details value as the Graph's input codec
+// hands it to onDetails.
+func (a *Aggregator) lenientDetails(raw []byte) any {
+	v, _ := codecs.NewLenient(a.codecs.Details).Decode(raw)
+	return v
+}
+
 func (a *Aggregator) onDetails(ctx goka.Context, msg any) {
 	if msg == nil {
 		a.deadLetter(ctx, nil, deadletter.StageDecode, codecs.ErrNilValue)
@@ -111,7 +119,8 @@ func (a *Aggregator) onDetails(ctx goka.Context, msg any) {
 	in := msg.(codecs.Decoded[avro.OrderDetails])
 	if in.Err != nil {
 		if !codecs.IsBadRecord(in.Err) {
-			ctx.Fail(in.Err)
+			callback.Stop(ctx, in.Err) // the registry is down: not the record's fault
+			return
 		}
 		a.deadLetter(ctx, in.Raw, deadletter.StageDecode, in.Err)
 		return
@@ -126,11 +135,10 @@ func (a *Aggregator) onDetails(ctx goka.Context, msg any) {
 	if v := ctx.Value(); v != nil {
 		stored := v.(codecs.Decoded[avro.CustomerTotalState])
 		if stored.Err != nil {
-			if !codecs.IsBadRecord(stored.Err) {
-				ctx.Fail(stored.Err)
-			}
-			a.deadLetter(ctx, in.Raw, deadletter.StageState,
-				fmt.Errorf("the stored total of customer %d cannot be read, so this record was not counted: %w", d.CustomerID, stored.Err))
+			// Never count without the state, and never dead-letter the
+			// order for it: the state is ours, so an unreadable one is a
+			// configuration fault (or the registry is down).
+			callback.Stop(ctx, unreadableState(a.group, d.CustomerID, stored.Err))
 			return
 		}
 		state = stored.Value
@@ -147,6 +155,18 @@ func (a *Aggregator) onDetails(ctx goka.Context, msg any) {
 	if outcome == Counted {
 		latency.Observe(now.Sub(d.CreatedAt).Seconds())
 	}
+}
+
+// unreadableState explains a stored state that does not decode.
+func unreadableState(group goka.Group, customer int64, err error) error {
+	if !codecs.IsBadRecord(err) {
+		return fmt.Errorf("reading the stored total of customer %d: %w", customer, err)
+	}
+	return fmt.Errorf("the stored total of customer %d in %s cannot be read (%w): the schema registry does not know or "+
+		"cannot resolve the schema it was written with. Was the registry reset (schema ids handed out again), or does "+
+		"--schema.registry.url name another registry than the one the state was written with? Point it at that registry "+
+		"(or restore it); the processor stops rather than count this customer's orders without its state",
+		customer, goka.GroupTable(group), err)
 }
 
 func validate(key string, d *avro.OrderDetails) error {

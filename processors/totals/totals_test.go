@@ -157,19 +157,50 @@ func TestBadRecordsAreDeadLettered(t *testing.T) {
 	assert.Equal(t, int64(1), f.lastTotal(t).OrderCount)
 }
 
-func TestUnreadableStateDeadLettersTheInput(t *testing.T) {
+// TestUnreadableStateStopsTheProcessor: a stored state that does not
+// decode (the registry was reset, or another registry is configured) is
+// a configuration fault: the processor stops (Goka's Fail), the record is
+// not committed, nothing is counted and nothing dead-lettered.
+func TestUnreadableStateStopsTheProcessor(t *testing.T) {
 	f := newFixture(t)
-	f.tt.SetTableValue(goka.GroupTable(DefaultGroup), "7", codecs.Raw("not a state"))
 	in := detailsRec(7, 1, 1, "1.00")
-	f.tt.Consume(string(DefaultTopics.Details), "7", in)
+	raw, err := f.a.codecs.Details.Encode(in)
+	require.NoError(t, err)
+	for name, stored := range map[string][]byte{
+		"unknown schema id": append([]byte{0, 0, 0, 0x7f, 0x7f}, 2, 0),              // an id the registry never gave out
+		"garbage body":      append(append([]byte{}, raw[:5]...), 0xff, 0xff, 0xff), // a known id, bytes that do not decode
+	} {
+		t.Run(name, func(t *testing.T) {
+			state, _ := codecs.NewLenient(f.a.codecs.State).Decode(stored) // as the group table's codec hands it over
+			require.Error(t, state.(codecs.Decoded[avro.CustomerTotalState]).Err)
+			ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Details, KeyValue: "7", GroupName: DefaultGroup,
+				Stored: state}
+			f.a.onDetails(ctx, f.a.lenientDetails(raw))
+			require.Len(t, ctx.Failed, 1)
+			assert.Contains(t, ctx.Failed[0].Error(), "stored total of customer 7")
+			assert.Contains(t, ctx.Failed[0].Error(), "Was the registry reset")
+			assert.Empty(t, ctx.Emitted, "nothing dead-lettered or published")
+			assert.Empty(t, ctx.Set, "the state is not overwritten")
+			assert.Equal(t, 1, ctx.DeferredFailed, "the record's commit is held back")
+		})
+	}
+}
 
-	h, _, raw, ok := f.dlq.NextRawWithHeaders()
-	require.True(t, ok)
-	assert.Equal(t, deadletter.StageState, string(h[deadletter.HeaderStage]))
-	assert.Contains(t, string(h[deadletter.HeaderExceptionMessage]), "stored total of customer 7 cannot be read")
-	got, err := f.a.codecs.Details.DecodeValue(raw)
-	require.NoError(t, err, "the input record is kept for replay")
-	assert.Equal(t, in.OrderID, got.OrderID)
+// TestRegistryDownDuringARebalanceLosesNothing: Goka's Fail returns while
+// a partition is being revoked; the record must then not be dead-lettered
+// (nor committed).
+func TestRegistryDownDuringARebalanceLosesNothing(t *testing.T) {
+	f := newFixture(t)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	raw, err := f.a.codecs.Details.Encode(detailsRec(7, 1, 1, "1.00"))
+	require.NoError(t, err)
+	down := codecs.Decoded[avro.OrderDetails]{Raw: raw, Err: &codecs.RegistryError{SchemaID: 9, Err: context.DeadlineExceeded}}
+	ctx := &testkit.GokaContext{Ctx: cancelled, TopicName: DefaultTopics.Details, KeyValue: "7", GroupName: DefaultGroup}
+	f.a.onDetails(ctx, down)
+	require.Len(t, ctx.Failed, 1)
+	assert.Empty(t, ctx.Emitted, "not dead-lettered: the registry being down is not the record's fault")
+	assert.Equal(t, 1, ctx.DeferredFailed, "the record's commit is held back")
 }
 
 func TestPublishedTotalOmitsBookkeeping(t *testing.T) {

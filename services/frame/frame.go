@@ -17,6 +17,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/kit/config"
@@ -51,9 +52,10 @@ type Env struct {
 	Log      *slog.Logger
 	Sarama   *sarama.Config
 	Registry *codecs.Registry
-	// OnProcessor, when set, sees every processor RunProcessors creates
-	// (the web monitor attaches them).
+	// OnProcessor and OnView, when set, see every processor and view
+	// RunProcessors runs (the web monitor attaches them).
 	OnProcessor func(*goka.Processor)
+	OnView      func(*goka.View)
 	health      *Health
 	part        string // this component's name in health
 }
@@ -96,13 +98,34 @@ func (e *Env) WithHealth(h *Health) *Env {
 // EnsureTopics creates missing topics (with --create.topics) and checks
 // that each group in copartitioned has one partition count.
 func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartitioned ...[]string) error {
-	admin, err := sarama.NewClusterAdmin(e.Flags.Kafka.Brokers(), e.Sarama)
-	if err != nil {
-		return fmt.Errorf("connecting to Kafka at %s: %w", e.Flags.Kafka.BootstrapServers, err)
-	}
-	defer admin.Close()
 	k := e.Flags.Kafka
-	return topics.Ensure(ctx, admin, specs, int32(k.Partitions), int16(k.ReplicationFactor), k.CreateTopics, copartitioned...)
+	opts, err := k.Franz(e.Log)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("connecting to Kafka at %s: %w", k.BootstrapServers, err)
+	}
+	defer cl.Close()
+	if err := topics.Ensure(ctx, cl, specs, int32(k.Partitions), int16(k.ReplicationFactor), k.CreateTopics, copartitioned...); err != nil {
+		return fmt.Errorf("Kafka at %s: %w", k.BootstrapServers, err)
+	}
+	return nil
+}
+
+// CheckCopartitioned checks that the topics have one partition count.
+func (e *Env) CheckCopartitioned(ctx context.Context, names []string) error {
+	opts, err := e.Flags.Kafka.Franz(e.Log)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return topics.CheckCopartitioned(ctx, cl, names)
 }
 
 // Parse parses args, then the environment (see package config).
