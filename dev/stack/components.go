@@ -3,12 +3,15 @@ package stack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
+	"github.com/orderstream/pipeline/dashboard"
 	"github.com/orderstream/pipeline/services"
 )
 
@@ -74,6 +77,31 @@ func (s stack) groups() []string {
 		out = append(out, c.Groups()...)
 	}
 	return out
+}
+
+// dashboardOptions point the dashboard at this process and its topics.
+func (s stack) dashboardOptions(o Options, e Endpoints, reg *codecs.Registry, log *slog.Logger) dashboard.Options {
+	groups := map[string][]string{}
+	for _, c := range s.components {
+		if gs := c.Groups(); len(gs) > 0 {
+			groups[c.name] = gs
+		}
+	}
+	u := e.MonitorURL
+	return dashboard.Options{
+		Targets:  []dashboard.Target{{Name: "pipeline", URL: u}},
+		Kafka:    []kgo.Opt{kgo.SeedBrokers(e.Brokers...)},
+		Registry: reg,
+		Topics: dashboard.Topics{Customers: string(s.details.Topics.Customers), Products: string(s.details.Topics.Products),
+			Orders: string(s.producer.Topic), OrderDetails: string(s.totals.Topics.Details), CustomerTotals: string(s.totals.Topics.Totals),
+			DeadLetters: map[string]string{"cdc-source": s.cdc.Options.DeadLetterTopic, "orders-details": string(s.details.Topics.DeadLetter),
+				"orders-totals-by-customer": string(s.totals.Topics.DeadLetter), "mongo-sink": s.sink.DLQ}},
+		Groups:   groups,
+		Interval: o.Scrape,
+		Links: []dashboard.Link{{Title: "Goka monitor", URL: "/monitor/"}, {Title: "queries", URL: "/query/"},
+			{Title: "Goka index", URL: "/goka/"}, {Title: "metrics", URL: "/metrics"}, {Title: "readiness", URL: "/readyz"}},
+		Log: log.With("component", "dashboard"),
+	}
 }
 
 // deadLetterTopics are every dead-letter topic of the run.

@@ -103,8 +103,15 @@ var consumerLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"group", "topic"})
 
 // WatchLag updates the consumer_lag gauge for groups every interval until
-// ctx ends.
+// ctx ends, in the background.
 func (e *Env) WatchLag(ctx context.Context, interval time.Duration, groups ...string) {
+	go e.ReportLag(ctx, interval, groups...)
+}
+
+// ReportLag updates the consumer_lag gauge for groups every interval until
+// ctx ends, and returns then: for a caller that waits for its goroutines
+// (the dev stack).
+func (e *Env) ReportLag(ctx context.Context, interval time.Duration, groups ...string) {
 	opts, err := e.Flags.Kafka.Franz(e.Log)
 	if err != nil {
 		e.Log.Warn("consumer lag will not be reported", "err", err)
@@ -115,30 +122,28 @@ func (e *Env) WatchLag(ctx context.Context, interval time.Duration, groups ...st
 		e.Log.Warn("consumer lag will not be reported", "err", err)
 		return
 	}
-	go func() {
-		defer cl.Close()
-		adm := kadm.NewClient(cl)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			lags, err := adm.Lag(ctx, groups...)
-			if err == nil {
-				for group, l := range lags {
-					if l.Error() != nil {
-						continue
-					}
-					for topic, total := range l.Lag.TotalByTopic() {
-						consumerLag.WithLabelValues(group, topic).Set(float64(total.Lag))
-					}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		lags, err := adm.Lag(ctx, groups...)
+		if err == nil {
+			for group, l := range lags {
+				if l.Error() != nil {
+					continue
 				}
-			} else if ctx.Err() == nil {
-				e.Log.Debug("reading consumer lag", "err", err)
+				for topic, total := range l.Lag.TotalByTopic() {
+					consumerLag.WithLabelValues(group, topic).Set(float64(total.Lag))
+				}
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		} else if ctx.Err() == nil {
+			e.Log.Debug("reading consumer lag", "err", err)
 		}
-	}()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
