@@ -50,7 +50,8 @@ import (
 // BENCH_ORDERS (300000), BENCH_CUSTOMERS (10000), BENCH_TABLES
 // (10000,100000,1000000), BENCH_SCALE (1,2,3), BENCH_STEADY_S (20: seconds of
 // each steady rate) and BENCH_LARGE (1: the
-// 1M-customer, 3M-order run; 0 skips it) change the sizes.
+// 1M-customer, 3M-order run; 0 skips it) change the sizes ("none": no
+// such variants).
 func BenchmarkScale(b *testing.B) {
 	brokers := testkit.RealKafka(b)
 	b.ReportMetric(0, "ns/op")
@@ -240,7 +241,12 @@ func freeAddr(b testing.TB) string {
 	return ln.Addr().String()
 }
 
+// benchArgs are more flags for both processors (BENCH_ARGS, space
+// separated), for trying settings.
+func benchArgs() []string { return strings.Fields(os.Getenv("BENCH_ARGS")) }
+
 func (e *benchEnv) detailsService(args ...string) *service {
+	args = append(benchArgs(), args...)
 	addr := freeAddr(e.t)
 	p := e.process("orders-details", append([]string{"--http.addr", addr, "--http.pprof", "--group.id", string(e.detailsID),
 		"--topic.orders", string(e.details.Orders), "--topic.customers", string(e.details.Customers),
@@ -250,6 +256,7 @@ func (e *benchEnv) detailsService(args ...string) *service {
 }
 
 func (e *benchEnv) totalsService(args ...string) *service {
+	args = append(benchArgs(), args...)
 	addr := freeAddr(e.t)
 	p := e.process("orders-totals-by-customer", append([]string{"--http.addr", addr, "--http.pprof", "--group.id", string(e.totalsID),
 		"--topic.order.details", string(e.totals.Details), "--topic.customer.totals", string(e.totals.Totals),
@@ -294,10 +301,10 @@ func (s *service) rss(field string) float64 {
 	return 0
 }
 
-// profile writes a CPU profile of the next d to file (the services run with
-// --http.pprof).
-func (s *service) profile(file string, d time.Duration) {
-	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.http, int(d.Seconds())))
+// profile writes the profile /debug/pprof/<which> to file (the services
+// run with --http.pprof).
+func (s *service) profile(file, which string) {
+	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s", s.http, which))
 	if err != nil {
 		return
 	}
@@ -359,7 +366,11 @@ func runBacklog(b *testing.B, brokers []string, spec benchSpec) []benchRow {
 		// CPU profiles of both services during the backlog.
 		w.awaitCounted(int64(spec.orders/5), 10*time.Minute)
 		for _, s := range []*service{dets[0], tots[0]} {
-			go s.profile(filepath.Join(dir, fmt.Sprintf("%s-%s.pprof", s.name, strings.ReplaceAll(name, " ", "_"))), 10*time.Second)
+			file := filepath.Join(dir, fmt.Sprintf("%s-%s", s.name, strings.ReplaceAll(name, " ", "_")))
+			go func() {
+				s.profile(file+".pprof", "profile?seconds=10")
+				s.profile(file+".heap", "heap")
+			}()
 		}
 	}
 	w.awaitCounted(int64(spec.orders), 30*time.Minute)
@@ -527,6 +538,9 @@ func envInts(name string, def []int) []int {
 	v := os.Getenv(name)
 	if v == "" {
 		return def
+	}
+	if v == "none" {
+		return nil
 	}
 	var out []int
 	for _, f := range strings.Split(v, ",") {

@@ -80,9 +80,12 @@ type Options struct {
 // Codecs are the value codecs of the processor's topics.
 type Codecs struct {
 	Order    *codecs.Avro[avro.Order]
-	Customer *codecs.Avro[avro.Customer]
+	Customer *codecs.Avro[avro.Customer] // the table's schema (registered)
 	Product  *codecs.Avro[avro.Product]
 	Details  *codecs.Avro[avro.OrderDetails]
+	// The join's reads of the tables (see rows.go).
+	customerRows *codecs.Avro[customerRow]
+	productRows  *codecs.Avro[productRow]
 }
 
 // NewCodecs registers the schemas of the processor's topics.
@@ -99,6 +102,12 @@ func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, er
 		return nil, err
 	}
 	if c.Details, err = codecs.NewAvro[avro.OrderDetails](ctx, reg, codecs.ValueSubject(string(t.Details)), avro.OrderDetailsSchema); err != nil {
+		return nil, err
+	}
+	if c.customerRows, err = codecs.NewReader[customerRow](reg, codecs.ValueSubject(string(t.Customers)), customerRowSchema); err != nil {
+		return nil, err
+	}
+	if c.productRows, err = codecs.NewReader[productRow](reg, codecs.ValueSubject(string(t.Products)), productRowSchema); err != nil {
 		return nil, err
 	}
 	// The retry topic carries RETRYING OrderDetails records.
@@ -130,13 +139,14 @@ func (v Views) Get(table goka.Table, key string) (any, error) {
 
 // NewViews returns the views of the customers and products tables (not
 // running yet: run them, and start the processors once they are
-// recovered), with Lenient codecs: an unreadable row reaches the join as a
-// decoding error.
+// recovered). Their codecs never fail (an unreadable row reaches the join
+// as a decoding error) and decode a row once (codecs.Shared, rows.go);
+// their values are the join's own, not avro.Customer and avro.Product.
 func NewViews(brokers []string, t Topics, c *Codecs, opts ...goka.ViewOption) (Views, error) {
 	views := Views{}
 	for table, codec := range map[goka.Table]goka.Codec{
-		t.Customers: codecs.NewLenient(c.Customer),
-		t.Products:  codecs.NewLenient(c.Product),
+		t.Customers: codecs.NewShared(c.customerRows, rowMemo),
+		t.Products:  codecs.NewShared(c.productRows, rowMemo),
 	} {
 		v, err := goka.NewView(brokers, table, codec, opts...)
 		if err != nil {
@@ -231,11 +241,12 @@ func (j *Joiner) onOrder(ctx goka.Context, msg any) {
 		j.badOrder(ctx, in.Raw, src, deadletter.StageDecode, in.Err)
 		return
 	}
-	if err := validate(ctx.Key(), in.Value); err != nil {
+	line, err := validate(ctx.Key(), in.Value)
+	if err != nil {
 		j.badOrder(ctx, in.Raw, src, deadletter.StageValidate, err)
 		return
 	}
-	j.join(ctx, in.Value, src, 0)
+	j.join(ctx, in.Value, line, src, 0)
 }
 
 // badOrder dead-letters an order that cannot be joined as it is, and
@@ -286,26 +297,28 @@ func (j *Joiner) onRetry(ctx goka.Context, msg any) {
 	}
 	order := &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, ProductID: d.ProductID,
 		Quantity: d.Quantity, UnitPrice: d.UnitPrice, CreatedAt: d.CreatedAt}
-	if err := validate(ctx.Key(), order); err != nil {
+	line, err := validate(ctx.Key(), order)
+	if err != nil {
 		// Only a record put here by hand (or the dead-letter replay) can
 		// fail this: orders-details validated it before its first retry.
 		j.deadLetter(ctx, in.Raw, deadletter.StageValidate, err)
 		return
 	}
-	j.join(ctx, order, source{d.SourceEpoch, d.SourcePartition, d.SourceOffset}, d.Attempt)
+	j.join(ctx, order, line, source{d.SourceEpoch, d.SourcePartition, d.SourceOffset}, d.Attempt)
 }
 
 func dueHeader(t time.Time) goka.Headers {
 	return goka.Headers{RetryDueHeader: []byte(strconv.FormatInt(t.UnixMilli(), 10))}
 }
 
-// join emits the outcome of one join attempt for order.
-func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32) {
+// join emits the outcome of one join attempt for order, whose line total
+// is line.
+func (j *Joiner) join(ctx goka.Context, o *avro.Order, line *big.Rat, src source, attempt int32) {
 	t := j.opts.Topics
 	key := codecs.Key(o.CustomerID)
 	d := &avro.OrderDetails{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, ProductID: o.ProductID, Quantity: o.Quantity,
-		UnitPrice: o.UnitPrice, LineTotal: lineTotal(o), CreatedAt: o.CreatedAt,
+		UnitPrice: o.UnitPrice, LineTotal: line, CreatedAt: o.CreatedAt,
 		SourceEpoch: src.epoch, SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
 	}
 	cust, prod, reason, err := j.lookup(ctx, o)
@@ -351,12 +364,12 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 // lookup finds the order's customer and product, or says why it cannot
 // (reason: the order is retried, then dead-lettered). An error is not the
 // order's fault: the processor stops.
-func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string, error) {
-	cust, reason, err := lookupRow[avro.Customer](j.tables, j.opts.Topics.Customers, o.CustomerID, "customer")
+func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*customerRow, *productRow, string, error) {
+	cust, reason, err := lookupRow[customerRow](j.tables, j.opts.Topics.Customers, o.CustomerID, "customer")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}
-	prod, reason, err := lookupRow[avro.Product](j.tables, j.opts.Topics.Products, o.ProductID, "product")
+	prod, reason, err := lookupRow[productRow](j.tables, j.opts.Topics.Products, o.ProductID, "product")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}
@@ -433,27 +446,40 @@ func (j *Joiner) emitDeadLetter(ctx goka.Context, raw []byte, r deadletter.Recor
 // maxLineTotal is the first value decimal(12,2) cannot hold.
 var maxLineTotal = big.NewRat(1e10, 1)
 
+// maxLineCents is maxLineTotal in cents.
+const maxLineCents = 1e12
+
 // validate checks what the schema cannot: an order keyed by its customer
-// (per-customer order and co-partitioning depend on it) with a sane amount.
-func validate(key string, o *avro.Order) error {
+// (per-customer order and co-partitioning depend on it) with a sane
+// amount. It returns the order's line total, quantity * unit price.
+func validate(key string, o *avro.Order) (*big.Rat, error) {
 	if want := codecs.Key(o.CustomerID); key != want {
-		return fmt.Errorf("order %s is keyed %q but belongs to customer %d: orders must be keyed by customer id", o.OrderID, key, o.CustomerID)
+		return nil, fmt.Errorf("order %s is keyed %q but belongs to customer %d: orders must be keyed by customer id", o.OrderID, key, o.CustomerID)
 	}
 	if o.Quantity <= 0 {
-		return fmt.Errorf("order %s: quantity %d is not positive", o.OrderID, o.Quantity)
+		return nil, fmt.Errorf("order %s: quantity %d is not positive", o.OrderID, o.Quantity)
 	}
 	if o.UnitPrice == nil || o.UnitPrice.Sign() < 0 {
-		return fmt.Errorf("order %s: unit price %v is missing or negative", o.OrderID, o.UnitPrice)
+		return nil, fmt.Errorf("order %s: unit price %v is missing or negative", o.OrderID, o.UnitPrice)
 	}
-	if lineTotal(o).Cmp(maxLineTotal) >= 0 {
-		return fmt.Errorf("order %s: line total %s does not fit decimal(12,2)", o.OrderID, lineTotal(o).FloatString(2))
+	line := lineTotal(o)
+	if line.Cmp(maxLineTotal) >= 0 {
+		return nil, fmt.Errorf("order %s: line total %s does not fit decimal(12,2)", o.OrderID, line.FloatString(2))
 	}
-	return nil
+	return line, nil
 }
 
+// lineTotal is quantity * unit price: in cents when the price is a whole
+// number of cents (every price of a decimal(10,2) column), exactly either
+// way.
 func lineTotal(o *avro.Order) *big.Rat {
 	if o.UnitPrice == nil {
 		return new(big.Rat)
+	}
+	if cents, ok := codecs.Unscaled(o.UnitPrice, 2); ok && cents >= 0 && cents < maxLineCents {
+		if line := cents * int64(o.Quantity); line/int64(o.Quantity) == cents {
+			return codecs.Scaled(line, 2)
+		}
 	}
 	return new(big.Rat).Mul(o.UnitPrice, big.NewRat(int64(o.Quantity), 1))
 }
