@@ -38,6 +38,9 @@ func (k *Kafka) Franz(log *slog.Logger) ([]kgo.Opt, error) {
 	if k.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(k.SessionTimeout), kgo.HeartbeatInterval(k.SessionTimeout/3))
 	}
+	if k.GroupInstanceID != "" {
+		opts = append(opts, kgo.InstanceID(k.GroupInstanceID))
+	}
 	switch strings.ToLower(k.CompressionType) {
 	case "none", "":
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
