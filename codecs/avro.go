@@ -73,8 +73,6 @@ type Avro[T any] struct {
 	name    string // the reader root record's short name
 	header  [5]byte
 
-	readOnly bool // NewReader: id 0, nothing to encode with
-
 	mu       sync.Mutex
 	resolved map[int]resolved
 }
@@ -109,24 +107,6 @@ func NewAvro[T any](ctx context.Context, reg *Registry, subject, schema string) 
 	return c, nil
 }
 
-// NewReader returns a codec that only decodes: records written with any
-// registered schema under subject, resolved onto reader, which is not
-// registered. reader may be a projection of the topic's record (the same
-// name, fewer fields): resolution skips the others, which is cheaper than
-// decoding fields nobody reads. Encode fails.
-func NewReader[T any](reg *Registry, subject, reader string) (*Avro[T], error) {
-	schema, err := tavro.Parse(reader, decimals)
-	if err != nil {
-		return nil, fmt.Errorf("parsing the reader schema for %s: %w", subject, err)
-	}
-	c := &Avro[T]{reg: reg, subject: subject, reader: schema, resolved: map[int]resolved{}, readOnly: true}
-	c.name = schema.Root().Name
-	if i := strings.LastIndexByte(c.name, '.'); i >= 0 {
-		c.name = c.name[i+1:]
-	}
-	return c, nil
-}
-
 // SchemaID is the registry id our schema has under the subject.
 func (c *Avro[T]) SchemaID() int { return c.id }
 
@@ -144,9 +124,6 @@ func (c *Avro[T]) Encode(value any) ([]byte, error) {
 	case Raw:
 		return v, nil
 	case *T, T:
-		if c.readOnly {
-			return nil, fmt.Errorf("encoding %s: a reader codec (NewReader) does not encode", c.subject)
-		}
 	default:
 		var zero T
 		return nil, fmt.Errorf("encoding %s: got %T, want %T", c.subject, value, &zero)
@@ -208,7 +185,7 @@ func (c *Avro[T]) DecodeValue(data []byte) (*T, error) {
 
 // schemaFor returns the schema that reads records written with schema id.
 func (c *Avro[T]) schemaFor(id int) (resolved, error) {
-	if id == c.id && !c.readOnly {
+	if id == c.id {
 		return resolved{schema: c.reader}, nil
 	}
 	c.mu.Lock()

@@ -80,12 +80,9 @@ type Options struct {
 // Codecs are the value codecs of the processor's topics.
 type Codecs struct {
 	Order    *codecs.Avro[avro.Order]
-	Customer *codecs.Avro[avro.Customer] // the table's schema (registered)
+	Customer *codecs.Avro[avro.Customer]
 	Product  *codecs.Avro[avro.Product]
 	Details  *codecs.Avro[avro.OrderDetails]
-	// The join's reads of the tables (see rows.go).
-	customerRows *codecs.Avro[customerRow]
-	productRows  *codecs.Avro[productRow]
 }
 
 // NewCodecs registers the schemas of the processor's topics.
@@ -102,12 +99,6 @@ func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, er
 		return nil, err
 	}
 	if c.Details, err = codecs.NewAvro[avro.OrderDetails](ctx, reg, codecs.ValueSubject(string(t.Details)), avro.OrderDetailsSchema); err != nil {
-		return nil, err
-	}
-	if c.customerRows, err = codecs.NewReader[customerRow](reg, codecs.ValueSubject(string(t.Customers)), customerRowSchema); err != nil {
-		return nil, err
-	}
-	if c.productRows, err = codecs.NewReader[productRow](reg, codecs.ValueSubject(string(t.Products)), productRowSchema); err != nil {
 		return nil, err
 	}
 	// The retry topic carries RETRYING OrderDetails records.
@@ -140,13 +131,13 @@ func (v Views) Get(table goka.Table, key string) (any, error) {
 // NewViews returns the views of the customers and products tables (not
 // running yet: run them, and start the processors once they are
 // recovered). Their codecs never fail (an unreadable row reaches the join
-// as a decoding error) and decode a row once (codecs.Shared, rows.go);
-// their values are the join's own, not avro.Customer and avro.Product.
+// as a decoding error) and decode each version of a row once, handing the
+// same value to every reader (codecs.Shared): the values are read only.
 func NewViews(brokers []string, t Topics, c *Codecs, opts ...goka.ViewOption) (Views, error) {
 	views := Views{}
 	for table, codec := range map[goka.Table]goka.Codec{
-		t.Customers: codecs.NewShared(c.customerRows, rowMemo),
-		t.Products:  codecs.NewShared(c.productRows, rowMemo),
+		t.Customers: codecs.NewShared(c.Customer, rowMemo),
+		t.Products:  codecs.NewShared(c.Product, rowMemo),
 	} {
 		v, err := goka.NewView(brokers, table, codec, opts...)
 		if err != nil {
@@ -156,6 +147,10 @@ func NewViews(brokers []string, t Topics, c *Codecs, opts ...goka.ViewOption) (V
 	}
 	return views, nil
 }
+
+// rowMemo is how many decoded rows each table keeps (codecs.Shared): the
+// hot customers and products of a shop, a few hundred bytes each.
+const rowMemo = 10_000
 
 // Joiner holds the two processors' callbacks.
 type Joiner struct {
@@ -364,12 +359,12 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, line *big.Rat, src source
 // lookup finds the order's customer and product, or says why it cannot
 // (reason: the order is retried, then dead-lettered). An error is not the
 // order's fault: the processor stops.
-func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*customerRow, *productRow, string, error) {
-	cust, reason, err := lookupRow[customerRow](j.tables, j.opts.Topics.Customers, o.CustomerID, "customer")
+func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string, error) {
+	cust, reason, err := lookupRow[avro.Customer](j.tables, j.opts.Topics.Customers, o.CustomerID, "customer")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}
-	prod, reason, err := lookupRow[productRow](j.tables, j.opts.Topics.Products, o.ProductID, "product")
+	prod, reason, err := lookupRow[avro.Product](j.tables, j.opts.Topics.Products, o.ProductID, "product")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}

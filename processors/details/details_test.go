@@ -303,8 +303,8 @@ func TestRowOfAnUnknownSchemaStopsTheProcessor(t *testing.T) {
 	unknown := []byte{0, 0, 0, 0x7f, 0x7f, 2, 0}
 	ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup}
 	j := New(f.j.opts, f.j.codecs, tables{
-		DefaultTopics.Customers: {"1": lenient(f.j.codecs.customerRows, unknown)},
-		DefaultTopics.Products:  {"7": lenient(f.j.codecs.productRows, prod)},
+		DefaultTopics.Customers: {"1": lenient(f.j.codecs.Customer, unknown)},
+		DefaultTopics.Products:  {"7": lenient(f.j.codecs.Product, prod)},
 	})
 	j.onOrder(ctx, lenient(f.j.codecs.Order, raw))
 	require.Len(t, ctx.Failed, 1)
