@@ -40,6 +40,9 @@ type pipeline struct {
 	detailsID goka.Group
 	totalsID  goka.Group
 	client    *kgo.Client
+	// orderParts is the partition count of orders (orderPartitions, or the
+	// benchmark's).
+	orderParts int32
 }
 
 const (
@@ -58,8 +61,8 @@ func newPipeline(t testing.TB, brokers []string) *pipeline {
 			Details: goka.Stream(run + "-order-details"), Retry: goka.Stream(run + "-orders-details-retry"),
 			DeadLetter: goka.Stream(run + "-orders-details-dlq"),
 		},
-		detailsID: goka.Group(run + "-orders-details"),
-		totalsID:  goka.Group(run + "-orders-totals-by-customer"),
+		detailsID: goka.Group(run + "-orders-details"), orderParts: orderPartitions,
+		totalsID: goka.Group(run + "-orders-totals-by-customer"),
 	}
 	p.totals = totals.Topics{Details: p.details.Details, Totals: goka.Stream(run + "-customer-totals"), DeadLetter: goka.Stream(run + "-orders-totals-by-customer-dlq")}
 
@@ -207,12 +210,18 @@ func (p *pipeline) runProcessors(ctx context.Context) <-chan error {
 	require.NoError(t, err)
 	tc, err := totals.NewCodecs(ctx, p.reg, p.totalsID, p.totals)
 	require.NoError(t, err)
-	j := details.New(details.Options{Group: p.detailsID, Topics: p.details, MaxRetries: 5, RetryDelay: time.Second, Logger: env.Log}, dc)
 	a := totals.New(p.totalsID, p.totals, tc, env.Log)
 	done := make(chan error, 1)
 	go func() {
 		done <- env.Supervise(ctx, func(ctx context.Context) error {
-			return env.RunProcessors(ctx, "", j.Graph(), j.RetryGraph(), a.Graph())
+			var clients config.Clients
+			defer clients.Close()
+			views, err := details.NewViews(p.brokers, p.details, dc, p.kafka.ViewOptions(env.Sarama, env.Log, &clients, "")...)
+			if err != nil {
+				return err
+			}
+			j := details.New(details.Options{Group: p.detailsID, Topics: p.details, MaxRetries: 5, RetryDelay: time.Second, Logger: env.Log}, dc, views)
+			return env.RunProcessors(ctx, "", []*goka.View{views[p.details.Customers], views[p.details.Products]}, j.Graph(), j.RetryGraph(), a.Graph())
 		})
 	}()
 	return done
@@ -238,7 +247,7 @@ func (p *pipeline) expectedTotals() (map[string]total, int64) {
 		o, err := codec.DecodeValue(r.Value)
 		require.NoError(t, err)
 		require.Equal(t, codecs.Key(o.CustomerID), string(r.Key))
-		require.Equal(t, murmur2.Partition(r.Key, orderPartitions), r.Partition, "orders are partitioned with murmur2")
+		require.Equal(t, murmur2.Partition(r.Key, p.orderParts), r.Partition, "orders are partitioned with murmur2")
 		k := string(r.Key)
 		if sums[k] == nil {
 			sums[k] = new(big.Rat)

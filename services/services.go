@@ -118,6 +118,9 @@ func Main(name string, args []string) error {
 	if err != nil {
 		return err
 	}
+	if limit := run.MemoryLimitFromCgroup(); limit > 0 {
+		env.Log.Info("GOMEMLIMIT set from the cgroup memory limit", "bytes", limit)
+	}
 	ctx, stop := run.SignalContext()
 	defer stop()
 	if err := env.ServeHTTP(ctx); err != nil {

@@ -171,7 +171,7 @@ func (s *Source) stream(ctx context.Context, from *Offset) error {
 			tr.gtid = fmt.Sprintf("%x:%d", e.SID, e.GNO)
 			tr.mu.Unlock()
 		case *replication.RowsEvent:
-			if err := s.rows(ctx, e, tr); err != nil {
+			if err := s.rows(ctx, e, ev.Header, tr); err != nil {
 				return err
 			}
 		case *replication.XIDEvent:
@@ -203,8 +203,10 @@ func observeLag(ev *replication.BinlogEvent) {
 	}
 }
 
-// rows turns one rows event of a captured table into records.
-func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker) error {
+// rows turns one rows event of a captured table into records; h is the
+// event's header, whose start position (LogPos is where it ends) names the
+// rows in dead-letter headers.
+func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, h *replication.EventHeader, tr *tracker) error {
 	c := s.tables[string(e.Table.Schema)+"."+string(e.Table.Table)]
 	if c == nil {
 		return nil
@@ -214,10 +216,10 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 		return &run.Permanent{Err: fmt.Errorf("the binlog has no column names for %s.%s: set binlog_row_metadata=FULL on the server (see database/mysql-cdc.cnf)", c.Database, c.Name)}
 	}
 	tr.mu.Lock()
-	pos := Offset{File: tr.file}
+	pos := Offset{File: tr.file, Pos: h.LogPos - h.EventSize}
 	tr.mu.Unlock()
 
-	cols, err := s.tableColumns(ctx, c, e.Table, "the binlog, file "+pos.File)
+	cols, err := s.tableColumns(ctx, c, e.Table, "the binlog at "+pos.String())
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ func Replay(ctx context.Context, cl *kgo.Client, c *Codecs, o ReplayOptions) (Re
 			skip(why)
 			return nil
 		}
-		if err := validate(codecs.Key(d.CustomerID), &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, Quantity: d.Quantity,
+		if _, err := validate(codecs.Key(d.CustomerID), &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, Quantity: d.Quantity,
 			UnitPrice: d.UnitPrice}); err != nil {
 			skip("breaks a rule of the join")
 			return nil

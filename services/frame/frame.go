@@ -31,6 +31,7 @@ type Flags struct {
 	Registry config.Registry
 	Log      config.Log
 	HTTPAddr string
+	Pprof    bool
 }
 
 // NewFlags registers the shared flags on a new FlagSet named name, with
@@ -43,6 +44,7 @@ func NewFlags(name, about, httpAddr string) (*Flags, *flag.FlagSet) {
 	f.Registry.RegisterFlags(fs)
 	f.Log.RegisterFlags(fs)
 	fs.StringVar(&f.HTTPAddr, "http.addr", httpAddr, "where to serve /metrics, /healthz and /readyz (off: nowhere)")
+	fs.BoolVar(&f.Pprof, "http.pprof", false, "also serve Go's profiles under /debug/pprof/ on http.addr (for whoever can reach it: keep http.addr private)")
 	return f, fs
 }
 
@@ -52,9 +54,10 @@ type Env struct {
 	Log      *slog.Logger
 	Sarama   *sarama.Config
 	Registry *codecs.Registry
-	// OnProcessor, when set, sees every processor RunProcessors creates
-	// (the web monitor attaches them).
+	// OnProcessor and OnView, when set, see every processor and view
+	// RunProcessors runs (the web monitor attaches them).
 	OnProcessor func(*goka.Processor)
+	OnView      func(*goka.View)
 	health      *Health
 	part        string // this component's name in health
 }
