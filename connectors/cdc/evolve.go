@@ -211,14 +211,14 @@ func (s *Source) reconcile(ctx context.Context, c *capture, cols []column, where
 				continue // a dropped column: its field stays, with its default
 			}
 			return &run.Permanent{Err: fmt.Errorf("table %s: column %s is gone (at %s), but field %q of %s has no default, so the records of topic %s cannot be written without it: "+
-				"add the column back, or give the field a default in the schema", table, f.Name, where, f.Name, root.Name, c.Topic)}
+				"add the column back and restart once with --reset.offsets (a new snapshot, past the events without it), or give the field a default in the schema", table, f.Name, where, f.Name, root.Name, c.Topic)}
 		}
 		if col.avro == "" {
 			continue // a type the source does not map: its values are converted as they come
 		}
 		if ok, have, want := fits(f.Type, col.avro); !ok {
 			return &run.Permanent{Err: fmt.Errorf("table %s: column %s is now %s (Avro %s), but field %q of %s on topic %s is %s (at %s): "+
-				"a type change is not a compatible schema version for the topic's readers; change the column back, or move the table to a new topic",
+				"a type change is not a compatible schema version for the topic's readers; change the column back and restart once with --reset.offsets (a new snapshot, past the events of the other type), or move the table to a new topic",
 				table, col.name, col.sqlType, want, f.Name, root.Name, c.Topic, have, where)}
 		}
 	}
@@ -239,13 +239,13 @@ func (s *Source) reconcile(ctx context.Context, c *capture, cols []column, where
 		return strings.Join(n, ", ")
 	}
 	if s.opts.SchemaEvolution == FailOnUnknownColumn {
-		return &run.Permanent{Err: fmt.Errorf("table %s has column %s that schema %s of topic %s does not have (at %s); --schema.evolution=%s stops on it (%s adds it as an optional field)",
+		return &run.Permanent{Err: fmt.Errorf("table %s has column %s that schema %s of topic %s does not have (at %s); --schema.evolution=%s stops on it (restart with %s to add it as an optional field)",
 			table, names(), root.Name, c.Topic, where, FailOnUnknownColumn, EvolveSchema)}
 	}
 	var fields []json.RawMessage
 	for _, col := range added {
 		if col.avro == "" {
-			return &run.Permanent{Err: fmt.Errorf("table %s: new column %s has type %s, which the source does not map to Avro (at %s)", table, col.name, col.sqlType, where)}
+			return &run.Permanent{Err: fmt.Errorf("table %s: new column %s has type %s, which the source does not map to Avro (at %s); drop or change it and restart once with --reset.offsets", table, col.name, col.sqlType, where)}
 		}
 		if !avroName.MatchString(col.name) {
 			return &run.Permanent{Err: fmt.Errorf("table %s: new column %q is not a valid Avro field name (at %s)", table, col.name, where)}
@@ -269,7 +269,7 @@ func (s *Source) reconcile(ctx context.Context, c *capture, cols []column, where
 	if err := s.useSchema(ctx, c, text); err != nil {
 		var p *run.Permanent
 		if errors.As(err, &p) {
-			return &run.Permanent{Err: fmt.Errorf("table %s: new column %s: the schema registry refuses the evolved schema of topic %s: %w", table, names(), c.Topic, err)}
+			return &run.Permanent{Err: fmt.Errorf("table %s: new column %s: the schema registry refuses the evolved schema of topic %s (allow it, then restart): %w", table, names(), c.Topic, err)}
 		}
 		return fmt.Errorf("table %s: new column %s: registering the evolved schema: %w", table, names(), err)
 	}

@@ -329,7 +329,7 @@ func (f *fixture) runUntilStopped(opts cdc.Options) func(timeout time.Duration) 
 
 // TestSchemaChangesThatStopTheSource: what no compatible version can carry
 // stops the source with a permanent error naming the table and the column,
-// and nothing of it reaches the topic.
+// and nothing of it reaches the topic; the way out the message names works.
 func TestSchemaChangesThatStopTheSource(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -337,23 +337,32 @@ func TestSchemaChangesThatStopTheSource(t *testing.T) {
 		stmts []string
 		key   string // its latest record must still be the snapshot's
 		want  []string
+		// recover, when set, is the way out: these statements, then a
+		// source with --schema.evolution=evolve (after --reset.offsets
+		// when reset) catches up.
+		recover []string
+		reset   bool
 	}{
 		{"unknown column under fail", cdc.FailOnUnknownColumn,
 			[]string{"ALTER TABLE customers ADD COLUMN loyalty_tier VARCHAR(16) NULL", "UPDATE customers SET loyalty_tier = 'gold' WHERE id = 1"},
-			"1", []string{".customers has column loyalty_tier VARCHAR", "--schema.evolution=fail"}},
+			"1", []string{".customers has column loyalty_tier VARCHAR", "--schema.evolution=fail"}, []string{}, false},
 		{"column type change", cdc.EvolveSchema,
 			[]string{"ALTER TABLE products MODIFY price DECIMAL(12,3) NOT NULL", "UPDATE products SET price = 1.5 WHERE id = 1"},
-			"1", []string{".products: column price is now DECIMAL(12,3)", `field "price"`, "decimal(10,2)"}},
+			"1", []string{".products: column price is now DECIMAL(12,3)", `field "price"`, "decimal(10,2)", "--reset.offsets"},
+			[]string{"ALTER TABLE products MODIFY price DECIMAL(10,2) NOT NULL"}, true},
 		{"type change of an added column", cdc.EvolveSchema,
 			[]string{"ALTER TABLE customers ADD COLUMN tier VARCHAR(16) NULL", "UPDATE customers SET tier = 'gold' WHERE id = 2",
 				"UPDATE customers SET tier = NULL WHERE id = 2", "ALTER TABLE customers MODIFY tier INT NULL", "UPDATE customers SET tier = 3 WHERE id = 1"},
-			"", []string{".customers: column tier is now INT (Avro int)", `field "tier"`, "is string"}},
+			"", []string{".customers: column tier is now INT (Avro int)", `field "tier"`, "is string"},
+			[]string{"ALTER TABLE customers MODIFY tier VARCHAR(16) NULL"}, true},
 		{"required column dropped", cdc.EvolveSchema,
 			[]string{"ALTER TABLE customers DROP COLUMN email", "UPDATE customers SET city = 'x' WHERE id = 1"},
-			"1", []string{".customers: column email is gone", `field "email"`, "has no default"}},
+			"1", []string{".customers: column email is gone", `field "email"`, "has no default", "--reset.offsets"},
+			[]string{"ALTER TABLE customers ADD COLUMN email VARCHAR(255) NOT NULL DEFAULT ''"}, true},
 		{"unmapped type", cdc.EvolveSchema,
 			[]string{"ALTER TABLE customers ADD COLUMN opens TIME NULL", "UPDATE customers SET city = 'x' WHERE id = 1"},
-			"1", []string{".customers: new column opens has type TIME"}},
+			"1", []string{".customers: new column opens has type TIME"},
+			[]string{"ALTER TABLE customers DROP COLUMN opens"}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,6 +384,19 @@ func TestSchemaChangesThatStopTheSource(t *testing.T) {
 				after, _ := f.latest(topic)
 				assert.Equal(t, before[tc.key], after[tc.key], "nothing of the change reached the topic")
 			}
+			if tc.recover == nil {
+				return
+			}
+			f.exec(tc.recover...)
+			if tc.reset {
+				src, err := cdc.New(context.Background(), f.opts, f.cl, f.reg)
+				require.NoError(t, err)
+				require.NoError(t, src.ResetOffset(context.Background()))
+				src.Close()
+			}
+			stop := f.run(f.opts)
+			f.await(time.Minute)
+			require.NoError(t, stop())
 		})
 	}
 }
