@@ -385,7 +385,13 @@ func (s *Sink) handle(ctx context.Context, r *kgo.Record) error {
 func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, stage string, cause error) error {
 	s.log.WarnContext(ctx, "dead-lettering record", "partition", r.Partition, "offset", r.Offset,
 		"stage", stage, "err", cause, "dlq", s.opts.DeadLetterTopic)
-	h := deadletter.Record{Service: s.opts.Name, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Stage: stage, Err: cause}.Headers()
+	// class.name: what ran the stage, as Connect names its converter or
+	// its sink task.
+	class := deadletter.ClassOf(s)
+	if stage == deadletter.StageDecode {
+		class = deadletter.ClassOf(s.opts.Codec)
+	}
+	h := deadletter.Record{Service: s.opts.Name, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Stage: stage, Err: cause, Class: class}.Headers()
 	names := make([]string, 0, len(h))
 	for k := range h {
 		names = append(names, k)
