@@ -36,7 +36,7 @@ func TestSinkWritesLatestValuePerKey(t *testing.T) {
 				f.produce(h, 2000, 300)
 				log, _ := testLogger(t, "sink", slog.LevelWarn)
 				opts := f.options(log)
-				opts.ReplaceOnly = !insertNew
+				opts.InsertNewKeys = &insertNew
 				sink, stop := runSink(t, opts)
 				f.produce(h, 2000, 300)
 				f.awaitCommitted(2 * time.Minute)
