@@ -137,7 +137,8 @@ func (s *Sink) Run(ctx context.Context, env *frame.Env) error {
 }
 
 // checkServer refuses FerretDB unless --mongodb.compat=ferretdb: its first
-// Decimal128 would close the connection, and every write would fail.
+// Decimal128 would close the connection and every write would fail, and
+// commands of 500 would hang it.
 func (s *Sink) checkServer(ctx context.Context, db *mongo.Database, env *frame.Env) error {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -145,8 +146,8 @@ func (s *Sink) checkServer(ctx context.Context, db *mongo.Database, env *frame.E
 	switch {
 	case err != nil:
 		env.Log.Warn("cannot ask MongoDB what server it is (buildInfo); assuming --mongodb.compat is right", "mongodb.compat", s.Compat, "err", mongosink.RedactError(s.URI, err))
-	case ferret && s.Compat != mongosink.CompatFerretDB && s.Decimal != mongosink.DecimalString:
-		return &run.Permanent{Err: fmt.Errorf("mongodb.uri %s is FerretDB %s, which cannot store the Decimal128 this sink writes for a MongoDB: run with --mongodb.compat=ferretdb (MONGODB_COMPAT=ferretdb)", mongosink.RedactURI(s.URI), version)}
+	case ferret && s.Compat != mongosink.CompatFerretDB:
+		return &run.Permanent{Err: fmt.Errorf("mongodb.uri %s is FerretDB %s, which cannot store the Decimal128 a sink for MongoDB writes and hangs on its commands of 500: run with --mongodb.compat=ferretdb (MONGODB_COMPAT=ferretdb)", mongosink.RedactURI(s.URI), version)}
 	case !ferret && s.Compat == mongosink.CompatFerretDB:
 		env.Log.Warn("--mongodb.compat=ferretdb against MongoDB: total_amount is written as a string, not Decimal128; drop the setting for a real MongoDB", "version", version)
 	}
