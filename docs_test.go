@@ -124,6 +124,7 @@ func binaryFlags() map[string]*flag.FlagSet {
 	fs = flag.NewFlagSet("pipeline", flag.ContinueOnError)
 	new(stack.Options).RegisterFlags(fs)
 	out["pipeline"] = fs
+	out["schema-registry"] = services.RegistryFlags()
 	return out
 }
 

@@ -43,7 +43,7 @@ func (f *fixture) sinkArgs(extra ...string) []string {
 	return append([]string{
 		"--bootstrap.servers", strings.Join(f.brokers, ","), "--schema.registry.url", f.regURL,
 		"--mongodb.uri", f.mongoURI, "--database", f.coll.Database().Name(), "--collection", f.coll.Name(),
-		"--topic", f.topic, "--topic.dlq", f.dlq, "--group.id", f.group,
+		"--topic", f.topic, "--topic.dlq", f.dlq, "--group.id", f.group, "--mongodb.compat", "ferretdb",
 		"--session.timeout.ms", "6000", "--log.level", "warn",
 	}, extra...)
 }
@@ -155,4 +155,34 @@ func TestBinaryNeverLogsThePassword(t *testing.T) {
 	out := p.out.String()
 	assert.NotContains(t, out, secret)
 	assert.Contains(t, out, "sinkuser:xxxxx@127.0.0.1:1")
+}
+
+// TestBinaryRefusesFerretDBWithoutCompat: the sink's defaults are a real
+// MongoDB's (Decimal128, which FerretDB cannot store); pointed at FerretDB
+// without --mongodb.compat=ferretdb it exits 1 naming the setting, instead
+// of failing every write.
+func TestBinaryRefusesFerretDBWithoutCompat(t *testing.T) {
+	testkit.Slow(t, "running the binary")
+	f := newFixture(t, testkit.Kfake(t), 1, startMongo(t).URI())
+	var args []string
+	for _, a := range f.sinkArgs() {
+		if a != "--mongodb.compat" && a != "ferretdb" {
+			args = append(args, a)
+		}
+	}
+	p := newProcess(t, args...)
+	p.start()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("mongo-sink still running against FerretDB without --mongodb.compat:\n%s", p.out.tail(20))
+	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, p.out.tail(20))
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Contains(t, p.out.String(), "is FerretDB")
+	assert.Contains(t, p.out.String(), "run with --mongodb.compat=ferretdb")
 }

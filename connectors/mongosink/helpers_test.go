@@ -129,10 +129,11 @@ func newFixture(t testing.TB, brokers []string, partitions int32, mongoURI strin
 }
 
 // options are the sink options of the fixture, small batches so that a test
-// goes through many flushes.
+// goes through many flushes, FerretDB's settings (the tests run on it).
 func (f *fixture) options(log *slog.Logger) Options {
 	return Options{
-		Topic: f.topic, DeadLetterTopic: f.dlq, Group: f.group,
+		Compat: CompatFerretDB,
+		Topic:  f.topic, DeadLetterTopic: f.dlq, Group: f.group,
 		Kafka:      []kgo.Opt{kgo.SeedBrokers(f.brokers...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(time.Millisecond)},
 		Codec:      f.codec,
 		Collection: f.coll,

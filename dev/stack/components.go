@@ -11,6 +11,7 @@ import (
 
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
+	"github.com/orderstream/pipeline/connectors/mongosink"
 	"github.com/orderstream/pipeline/dashboard"
 	"github.com/orderstream/pipeline/services"
 )
@@ -63,6 +64,7 @@ func newStack(o Options, mongoURI string) stack {
 			s.totals = c
 		case *services.Sink:
 			c.URI = mongoURI
+			c.Compat = mongosink.CompatFerretDB // the dev MongoDB is FerretDB
 			s.sink = c
 		}
 		s.components = append(s.components, component{svc.Name, c})

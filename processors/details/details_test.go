@@ -251,6 +251,11 @@ func TestBadOrdersGoToTheDeadLetterTopic(t *testing.T) {
 			assert.Contains(t, string(h[deadletter.HeaderExceptionMessage]), tc.message)
 			assert.Equal(t, "orders", string(h[deadletter.HeaderTopic]))
 			assert.Equal(t, strings.TrimSpace(string(rune('0'+i))), string(h[deadletter.HeaderOffset]))
+			for _, name := range deadletter.HeaderNames {
+				assert.NotEmpty(t, h[name], "header %s (Kafka Connect writes ten)", name)
+			}
+			assert.Equal(t, string(h[deadletter.HeaderPartition]), string(h[deadletter.HeaderTaskID]))
+			assert.Equal(t, "github.com/orderstream/pipeline/processors/details.Joiner", string(h[deadletter.HeaderClass]))
 			if r, isRaw := tc.value.(codecs.Raw); isRaw {
 				assert.Equal(t, []byte(r), raw, "the original bytes, unchanged")
 			}
