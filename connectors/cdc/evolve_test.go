@@ -8,10 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,79 +26,62 @@ import (
 	"github.com/orderstream/pipeline/connectors/cdc"
 	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/kit/run"
+	"github.com/orderstream/pipeline/schemaregistry"
 )
 
-// backwardRegistry is an in-memory schema registry that checks what
-// Confluent's checks by default (BACKWARD): a new version under a subject
-// must read what the subject's latest version wrote, or registering it is
-// answered 409 with Confluent's error body. refuse makes it answer 409 to
-// every new version (a subject an operator froze).
-type backwardRegistry struct {
-	fake   *srfake.Registry
+// testRegistry is a schema registry of the tests with a client.
+type testRegistry struct {
+	url    string
 	client *sr.Client
-	refuse atomic.Bool
-
-	mu     sync.Mutex
-	latest map[string]*tavro.Schema
 }
 
-func newBackwardRegistry(t testing.TB) *backwardRegistry {
-	b := &backwardRegistry{fake: srfake.New(), latest: map[string]*tavro.Schema{}}
-	t.Cleanup(b.fake.Close)
-	b.fake.Intercept(b.register)
-	var err error
-	b.client, err = sr.NewClient(sr.URLs(b.fake.URL()))
+// backwardRegistry is the pipeline's schema registry (schemaregistry, what
+// cmd/schema-registry and make run serve), journaled on the fixture's
+// Kafka: like Confluent's by default it refuses (409) a new version under a
+// subject that cannot read what the subject's latest version wrote
+// (BACKWARD).
+func backwardRegistry(t testing.TB, f *fixture) *testRegistry {
+	s, err := schemaregistry.Start(context.Background(), "127.0.0.1:0", f.cl, f.db+"-schemas", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	return b
+	t.Cleanup(func() { _ = s.Close() })
+	client, err := sr.NewClient(sr.URLs(s.URL()))
+	require.NoError(t, err)
+	return &testRegistry{url: s.URL(), client: client}
 }
 
-func (b *backwardRegistry) register(w http.ResponseWriter, r *http.Request) bool {
-	subject, ok := strings.CutPrefix(r.URL.Path, "/subjects/")
-	if !ok || r.Method != http.MethodPost || !strings.HasSuffix(subject, "/versions") {
-		return false
-	}
-	subject = strings.TrimSuffix(subject, "/versions")
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	var s sr.Schema
-	if err := json.Unmarshal(body, &s); err != nil {
-		return false
-	}
-	parsed, err := tavro.Parse(s.Schema)
-	if err != nil {
-		return false
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	conflict := func(msg string) bool {
-		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
-		w.WriteHeader(http.StatusConflict)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error_code": 409, "message": msg})
-		return true
-	}
-	if latest := b.latest[subject]; latest != nil {
-		if _, err := b.client.LookupSchema(r.Context(), subject, s); err == nil {
+// frozenRegistry answers 409, as Confluent's does to an incompatible
+// version, to every version after a subject's first.
+func frozenRegistry(t testing.TB) *testRegistry {
+	fake := srfake.New()
+	t.Cleanup(fake.Close)
+	client, err := sr.NewClient(sr.URLs(fake.URL()))
+	require.NoError(t, err)
+	fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		subject, ok := strings.CutPrefix(r.URL.Path, "/subjects/")
+		if !ok || r.Method != http.MethodPost || !strings.HasSuffix(subject, "/versions") {
+			return false
+		}
+		subject = strings.TrimSuffix(subject, "/versions")
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var s sr.Schema
+		if json.Unmarshal(body, &s) != nil || !fake.SubjectExists(subject) {
+			return false
+		}
+		if _, err := client.LookupSchema(r.Context(), subject, s); err == nil {
 			return false // registered already: the registry answers its id
 		}
-		if b.refuse.Load() {
-			return conflict("Schema being registered is incompatible with an earlier schema for subject \"" + subject + "\"; the subject takes no new versions")
-		}
-		if err := tavro.CheckCompatibility(latest, parsed); err != nil {
-			return conflict(fmt.Sprintf("Schema being registered is incompatible with an earlier schema for subject %q, details: [%v]", subject, err))
-		}
-	}
-	id, _, err := b.fake.RegisterSchema(subject, s)
-	if err != nil {
-		return false
-	}
-	b.latest[subject] = parsed
-	w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
-	_ = json.NewEncoder(w).Encode(map[string]int{"id": id})
-	return true
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		w.WriteHeader(http.StatusConflict)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error_code": 409,
+			"message": "Schema being registered is incompatible with an earlier schema for subject \"" + subject + "\"; the subject takes no new versions"})
+		return true
+	})
+	return &testRegistry{url: fake.URL(), client: client}
 }
 
 // versions are the schemas registered under subject, oldest first.
-func (b *backwardRegistry) versions(t testing.TB, subject string) []sr.SubjectSchema {
+func (b *testRegistry) versions(t testing.TB, subject string) []sr.SubjectSchema {
 	ss, err := b.client.Schemas(context.Background(), subject)
 	require.NoError(t, err)
 	return ss
@@ -112,7 +94,7 @@ type decoded struct {
 	values map[string]any
 }
 
-func (b *backwardRegistry) decode(t testing.TB, value []byte) decoded {
+func (b *testRegistry) decode(t testing.TB, value []byte) decoded {
 	t.Helper()
 	require.True(t, len(value) > 5 && value[0] == 0, "not Confluent wire format: % x", value)
 	id := int(binenc.BigEndian.Uint32(value[1:5]))
@@ -130,12 +112,16 @@ func (b *backwardRegistry) decode(t testing.TB, value []byte) decoded {
 	return d
 }
 
-// evolutionFixture is a fixture on a BACKWARD-checking registry.
-func evolutionFixture(t *testing.T) (*fixture, *backwardRegistry) {
+// evolutionFixture is a fixture on the pipeline's schema registry, which
+// checks BACKWARD compatibility.
+func evolutionFixture(t *testing.T) (*fixture, *testRegistry) {
 	f := newFixture(t, testkit.Kfake(t))
-	b := newBackwardRegistry(t)
-	f.url, f.reg = b.fake.URL(), codecs.NewRegistry(b.client)
-	return f, b
+	return f, f.use(backwardRegistry(t, f))
+}
+
+func (f *fixture) use(r *testRegistry) *testRegistry {
+	f.url, f.reg = r.url, codecs.NewRegistry(r.client)
+	return r
 }
 
 // masterPosition is the server's current binlog position, stored as an
@@ -404,9 +390,9 @@ func TestSchemaChangesThatStopTheSource(t *testing.T) {
 // TestRegistryRefusingTheEvolvedSchemaStopsTheSource: a 409 from the
 // registry is permanent, named with the table and the column.
 func TestRegistryRefusingTheEvolvedSchemaStopsTheSource(t *testing.T) {
-	f, reg := evolutionFixture(t)
+	f := newFixture(t, testkit.Kfake(t))
+	f.use(frozenRegistry(t))
 	wait := f.runUntilStopped(f.opts)
-	reg.refuse.Store(true)
 	f.exec("ALTER TABLE customers ADD COLUMN loyalty_tier VARCHAR(16) NULL", "UPDATE customers SET loyalty_tier = 'gold' WHERE id = 1")
 	err := wait(time.Minute)
 	var p *run.Permanent
@@ -479,4 +465,19 @@ func TestNewColumnTypes(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // polling interval of a condition
 	}
 	assert.Len(t, reg.versions(t, codecs.ValueSubject(customers)), 2, "the snapshot's columns are the schema's: no version more")
+}
+
+// TestSubjectTheSchemaCannotJoinStopsTheSource: a subject whose latest
+// version the table's schema cannot read (registered by someone else) is
+// refused by the registry at start, and that is permanent.
+func TestSubjectTheSchemaCannotJoinStopsTheSource(t *testing.T) {
+	f, reg := evolutionFixture(t)
+	other := strings.Replace(avro.CustomerSchema, `{"name": "phone", "type": ["null", "string"], "default": null}`, `{"name": "phone", "type": "long"}`, 1)
+	require.NotEqual(t, avro.CustomerSchema, other)
+	_, err := reg.client.RegisterSchema(context.Background(), codecs.ValueSubject(f.opts.Tables[0].Topic), sr.Schema{Schema: other}, -1, -1)
+	require.NoError(t, err)
+	_, err = cdc.New(context.Background(), f.opts, f.cl, f.reg)
+	var p *run.Permanent
+	require.True(t, errors.As(err, &p), "a permanent error, got %v", err)
+	assert.Contains(t, err.Error(), "409")
 }
