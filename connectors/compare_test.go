@@ -26,9 +26,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
-	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/kit/topics"
+	"github.com/orderstream/pipeline/schemaregistry"
 )
 
 // goSource is our cdc-source on a database, with its own topics.
@@ -44,17 +45,27 @@ type goSource struct {
 // startGoSource runs cdc.Source on database (the Debezium connectors'
 // copy of shop) with the CDC user, as the cdc-source binary would with its
 // defaults, to topics named <topic>-go of the partition count the
-// connectors' topics get (6, compacted). It stops at the end of the test.
+// connectors' topics get (6, compacted), registering with the pipeline's
+// schema registry. It stops at the end of the test.
 func startGoSource(t *testing.T, brokers []string, database, addr, user, password string, debeziumTopics map[string]string) *goSource {
-	url, reg := testkit.RegistryURL(t)
-	client, err := sr.NewClient(sr.URLs(url))
-	require.NoError(t, err)
-	g := &goSource{topics: map[string]string{}, reg: client, schemas: map[int]*tavro.Schema{}}
-
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()))
 	require.NoError(t, err)
 	t.Cleanup(cl.Close)
 	adm := kadm.NewClient(cl)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The pipeline's schema registry (BACKWARD, as Confluent's by default).
+	journal := database + "-go-schemas"
+	srv, err := schemaregistry.Start(context.Background(), "127.0.0.1:0", cl, journal, quiet)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = srv.Close()
+		_, _ = adm.DeleteTopics(context.Background(), journal)
+	})
+	client, err := sr.NewClient(sr.URLs(srv.URL()))
+	require.NoError(t, err)
+	reg := codecs.NewRegistry(client)
+	g := &goSource{topics: map[string]string{}, reg: client, schemas: map[int]*tavro.Schema{}}
+
 	tables := slices.Clone(cdc.DefaultTables)
 	for i := range tables {
 		tables[i].Database = database
@@ -63,7 +74,7 @@ func startGoSource(t *testing.T, brokers []string, database, addr, user, passwor
 	}
 	opts := cdc.Options{Name: database + "-go", Tables: tables, MaskReplacement: cdc.DefaultMaskReplacement,
 		OffsetsTopic: database + "-go-offsets", DeadLetterTopic: database + "-go-dlq", OffsetFlushInterval: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: quiet}
 	dsn := mysql.NewConfig()
 	dsn.User, dsn.Passwd, dsn.Net, dsn.Addr, dsn.DBName = user, password, "tcp", addr, database
 	opts.DSN = dsn.FormatDSN()
