@@ -287,7 +287,7 @@ func (d *Dashboard) collect(ctx context.Context, cl *kgo.Client) {
 	}
 	if ms := fams[binlogLag]; len(ms) > 0 {
 		if secs := ms[0].GetGauge().GetValue(); secs > 0 {
-			st.Stages[0].Note = "last change read " + ago(time.Duration(secs*float64(time.Second)))
+			st.Stages[0].Note = "binlog " + time.Duration(secs*float64(time.Second)).Round(time.Second).String() + " behind"
 		}
 	}
 	for i, t := range st.Topics {
@@ -525,18 +525,6 @@ func quantile(q float64, now, before histogram) *float64 {
 		lower, below = b, c
 	}
 	return ptr(lower)
-}
-
-func ago(d time.Duration) string {
-	switch {
-	case d < 2*time.Second:
-		return "just now"
-	case d < 2*time.Minute:
-		return fmt.Sprintf("%.0f s ago", d.Seconds())
-	case d < 2*time.Hour:
-		return fmt.Sprintf("%.0f min ago", d.Minutes())
-	}
-	return fmt.Sprintf("%.0f h ago", d.Hours())
 }
 
 func ptr[T any](v T) *T { return &v }
