@@ -122,8 +122,8 @@ func TestSIGINTDuringStartUpStopsCleanly(t *testing.T) {
 	dsn := testkit.MySQL(t)
 	bin := binary(t)
 	moments := []string{
-		"schema registry restored", // Kafka and the registry are up
-		"pipeline running",         // every component is starting
+		"schema registry loaded", // Kafka and the registry are up
+		"pipeline running",       // every component is starting
 		"created topic",
 		"snapshot started",
 		"processor running",
@@ -142,22 +142,42 @@ func TestSIGINTDuringStartUpStopsCleanly(t *testing.T) {
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait(); pw.Close() }()
 
-			var out strings.Builder
-			lines := bufio.NewScanner(pr)
-			reached := false
-			for !reached && lines.Scan() {
-				out.WriteString(lines.Text() + "\n")
-				reached = at.MatchString(lines.Text())
-			}
-			require.True(t, reached, "the binary never said %q:\n%s", moment, out.String())
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-			signalled := time.Now()
-			var after strings.Builder
+			// The output, line by line, read on a goroutine of its own so
+			// that a moment that never comes fails the test instead of
+			// blocking it.
+			lines := make(chan string, 1024)
 			copied := make(chan struct{})
 			go func() {
 				defer close(copied)
-				for lines.Scan() {
-					after.WriteString(lines.Text() + "\n")
+				defer close(lines)
+				sc := bufio.NewScanner(pr)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+			}()
+			var out strings.Builder
+			deadline := time.After(3 * time.Minute) // a backstop, not a measurement
+			for reached := false; !reached; {
+				select {
+				case line, ok := <-lines:
+					if !ok {
+						t.Fatalf("the binary exited before it said %q:\n%s", moment, out.String())
+					}
+					out.WriteString(line + "\n")
+					reached = at.MatchString(line)
+				case <-deadline:
+					_ = cmd.Process.Kill()
+					t.Fatalf("the binary never said %q:\n%s", moment, out.String())
+				}
+			}
+			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			signalled := time.Now()
+			var after strings.Builder
+			drained := make(chan struct{})
+			go func() {
+				defer close(drained)
+				for line := range lines {
+					after.WriteString(line + "\n")
 				}
 			}()
 			var err error
@@ -166,11 +186,12 @@ func TestSIGINTDuringStartUpStopsCleanly(t *testing.T) {
 			case <-time.After(time.Minute): // a backstop, not a measurement
 				_ = cmd.Process.Kill()
 				<-exited
-				<-copied
+				<-drained
 				t.Fatalf("still running a minute after SIGINT at %q:\n%s%s", moment, out.String(), after.String())
 			}
 			took := time.Since(signalled)
 			<-copied
+			<-drained
 			all := out.String() + after.String()
 			require.NoError(t, err, "exit status after SIGINT at %q:\n%s", moment, all)
 			assert.Contains(t, after.String(), "stopping (Ctrl-C again to quit at once)")
