@@ -33,7 +33,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -154,26 +153,9 @@ func TestKafkaConnectWorker(t *testing.T) {
 // script runs a deploy/ script with env; Wait returns its exit code.
 type script struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.Output
 	done chan struct{}
 	code int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startScript(t *testing.T, name string, env ...string) *script {
@@ -186,7 +168,7 @@ func startScript(t *testing.T, name string, env ...string) *script {
 	}
 	path, err := filepath.Abs(filepath.Join("..", "deploy", name))
 	require.NoError(t, err)
-	s := &script{cmd: exec.Command("sh", path), out: &syncBuffer{}, done: make(chan struct{})}
+	s := &script{cmd: exec.Command("sh", path), out: &testkit.Output{}, done: make(chan struct{})}
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	require.NoError(t, s.cmd.Start())

@@ -436,7 +436,7 @@ func tableLoad(b *testing.B, brokers []string, customers, products int) benchRow
 	d.start()
 	deadline := start.Add(10 * time.Minute)
 	for !d.ready() {
-		require.NoError(b, d.cmd.Process.Signal(syscall.Signal(0)), "orders-details died:\n%s", d.out.tail(20))
+		require.NoError(b, d.cmd.Process.Signal(syscall.Signal(0)), "orders-details died:\n%s", d.out.Tail(20))
 		require.True(b, time.Now().Before(deadline), "not ready after 10 min")
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}

@@ -7,6 +7,8 @@ set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 PROG=${0##*/}
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$SCRIPT_DIR/lib/common.sh"
 
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 POM=$SCRIPT_DIR/kafka/pom.xml
@@ -18,6 +20,7 @@ STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 JVM_OPTS=${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}
 APT_PACKAGES=(openjdk-17-jre-headless maven)
+JAVA_FOR="Kafka $KAFKA_VERSION"
 LOG_PREFIX=""      # before every log line ("node 2: " in cluster mode)
 WHAT="the broker" # what log and error messages call the broker being handled ("node 2" in cluster mode)
 
@@ -118,22 +121,8 @@ Examples:
 EOF
 }
 
-log() { printf '%s: %s%s\n' "$PROG" "$LOG_PREFIX" "$*" >&2; }
-die() {
-  printf '%s: %serror: %s\n' "$PROG" "$LOG_PREFIX" "$*" >&2
-  exit 1
-}
 
-# abs_path PATH: absolute, normalised PATH (which need not exist yet).
-abs_path() {
-  realpath -m -- "$1"
-}
 
-check_port_number() {
-  if ! [[ $2 =~ ^[0-9]+$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
-    die "$1 must be a port number, got '$2'"
-  fi
-}
 
 init_paths() {
   check_port_number KAFKA_PORT "$PORT"
@@ -155,36 +144,9 @@ init_paths() {
   CLUSTER_ID_FILE=$DATA_DIR/cluster.id
 }
 
-# lock FILE: hold an exclusive lock on FILE (fd 9) until the script exits.
-lock() {
-  command -v flock >/dev/null 2>&1 || return 0
-  mkdir -p -- "$(dirname -- "$1")"
-  exec 9>"$1"
-  flock -w 300 9 || die "could not lock $1 within 300 s (another $PROG running?)"
-}
 
-apt_install_or_die() {
-  local what=$1
-  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    die "$what not found. Install the Debian packages: sudo apt-get install -y ${APT_PACKAGES[*]}"
-  fi
-  log "$what not found: installing ${APT_PACKAGES[*]} with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}" >&2 ||
-    die "apt-get install ${APT_PACKAGES[*]} failed"
-}
 
-need_java() {
-  command -v java >/dev/null 2>&1 || apt_install_or_die java
-  local spec
-  spec=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
-  [[ ${spec%%.*} =~ ^[0-9]+$ ]] || die "could not tell the version of $(command -v java)"
-  ((${spec%%.*} >= 17)) || die "Kafka $KAFKA_VERSION needs Java 17+, $(command -v java) is Java $spec (install openjdk-17-jre-headless)"
-}
 
-need_mvn() {
-  command -v mvn >/dev/null 2>&1 || apt_install_or_die mvn
-}
 
 fetch_wanted() {
   printf 'kafka=%s pom=%s\n' "$KAFKA_VERSION" "$(sha256sum "$POM" | cut -d' ' -f1)"
@@ -322,10 +284,6 @@ show_log_tail() {
   done
 }
 
-port_owner() {
-  command -v ss >/dev/null 2>&1 || return 0
-  ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3 || true
-}
 
 random_cluster_id() {
   # A Kafka cluster id is a base64url UUID (16 random bytes, 22 chars); Kafka avoids a leading '-'.

@@ -86,11 +86,7 @@ func (c *CDC) Run(ctx context.Context, env *frame.Env) error {
 	opts := c.Options
 	opts.Logger = env.Log
 	opts.OnCapturing = env.Ready
-	kopts, err := env.Flags.Kafka.Franz(env.Log)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append(kopts, kgo.MaxBufferedRecords(50_000))...)
+	cl, err := env.KafkaClient(kgo.MaxBufferedRecords(50_000))
 	if err != nil {
 		return err
 	}

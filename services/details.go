@@ -13,7 +13,6 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/orderstream/pipeline/kit/config"
 	"github.com/orderstream/pipeline/kit/deadletter"
@@ -171,11 +170,7 @@ func (d *Details) Commands() []Command {
 			if err != nil {
 				return err
 			}
-			kopts, err := env.Flags.Kafka.Franz(env.Log)
-			if err != nil {
-				return err
-			}
-			cl, err := kgo.NewClient(kopts...)
+			cl, err := env.KafkaClient()
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,23 +32,15 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // process is the binary running.
 type process struct {
 	cmd  *exec.Cmd
-	out  *logBuf
+	out  *testkit.Output
 	done chan error
 }
 
 func start(t *testing.T, bin string, args ...string) *process {
-	p := &process{cmd: exec.Command(bin, args...), out: &logBuf{}, done: make(chan error, 1)}
+	p := &process{cmd: exec.Command(bin, args...), out: &testkit.Output{}, done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	require.NoError(t, p.cmd.Start())
 	go func() { p.done <- p.cmd.Wait() }()

@@ -23,16 +23,16 @@ type process struct {
 	t    testing.TB
 	args []string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.Output
 	runs int
 }
 
 func newProcess(t testing.TB, args ...string) *process {
-	p := &process{t: t, args: args, out: &syncBuffer{}}
+	p := &process{t: t, args: args, out: &testkit.Output{}}
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("mongo-sink output (last lines):\n%s", p.out.tail(40))
+			t.Logf("mongo-sink output (last lines):\n%s", p.out.Tail(40))
 		}
 	})
 	return p
@@ -58,7 +58,7 @@ func (p *process) start() {
 
 // kill SIGKILLs the process, after checking it was still running.
 func (p *process) kill() {
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.Signal(0)), "mongo-sink died on its own:\n%s", p.out.tail(40))
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.Signal(0)), "mongo-sink died on its own:\n%s", p.out.Tail(40))
 	require.NoError(p.t, p.cmd.Process.Kill())
 	_ = p.cmd.Wait()
 }
@@ -149,7 +149,7 @@ func TestBinaryNeverLogsThePassword(t *testing.T) {
 	p := newProcess(t, args...)
 	p.start()
 	await(t, time.Minute, "the sink to report MongoDB unreachable", func() (bool, string) {
-		return strings.Contains(p.out.String(), "MongoDB does not answer yet"), p.out.tail(3)
+		return strings.Contains(p.out.String(), "MongoDB does not answer yet"), p.out.Tail(3)
 	})
 	require.NoError(t, p.stop())
 	out := p.out.String()
@@ -178,10 +178,10 @@ func TestBinaryRefusesFerretDBWithoutCompat(t *testing.T) {
 	select {
 	case err = <-done:
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("mongo-sink still running against FerretDB without --mongodb.compat:\n%s", p.out.tail(20))
+		t.Fatalf("mongo-sink still running against FerretDB without --mongodb.compat:\n%s", p.out.Tail(20))
 	}
 	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, p.out.tail(20))
+	require.ErrorAs(t, err, &exit, p.out.Tail(20))
 	assert.Equal(t, 1, exit.ExitCode())
 	assert.Contains(t, p.out.String(), "is FerretDB")
 	assert.Contains(t, p.out.String(), "run with --mongodb.compat=ferretdb")

@@ -1,7 +1,6 @@
 package mongosink
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -29,35 +28,12 @@ import (
 	"github.com/orderstream/pipeline/kit/topics"
 )
 
-// syncBuffer collects a log; tests print it when they fail.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) tail(n int) string {
-	lines := strings.Split(strings.TrimSpace(s.String()), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
 // testLogger logs at level into a buffer shown if the test fails.
-func testLogger(t testing.TB, name string, level slog.Level) (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func testLogger(t testing.TB, name string, level slog.Level) (*slog.Logger, *testkit.Output) {
+	buf := &testkit.Output{}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s log (last lines):\n%s", name, buf.tail(60))
+			t.Logf("%s log (last lines):\n%s", name, buf.Tail(60))
 		}
 	})
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level})), buf

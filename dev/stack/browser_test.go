@@ -57,7 +57,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	atEnd := make(chan Endpoints, 1)
 	release := make(chan struct{})
 	runErr := make(chan error, 1)
-	out := &syncBuffer{}
+	out := &testkit.Output{}
 	go func() {
 		runErr <- Run(ctx, Options{
 			DataDir: t.TempDir(), MySQLDSN: dsn, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", MongoAddr: "127.0.0.1:0",
@@ -206,24 +206,6 @@ func grouped(s string) string {
 		b.WriteRune(c)
 	}
 	return b.String() + "." + frac
-}
-
-// syncBuffer is an io.Writer the stack writes to while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func ratOf(s string) *big.Rat {

@@ -101,13 +101,9 @@ func (e *Env) WithHealth(h *Health) *Env {
 // that each group in copartitioned has one partition count.
 func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartitioned ...[]string) error {
 	k := e.Flags.Kafka
-	opts, err := k.Franz(e.Log)
+	cl, err := e.KafkaClient()
 	if err != nil {
 		return err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return fmt.Errorf("connecting to Kafka at %s: %w", k.BootstrapServers, err)
 	}
 	defer cl.Close()
 	if err := topics.Ensure(ctx, cl, specs, int32(k.Partitions), int16(k.ReplicationFactor), k.CreateTopics, copartitioned...); err != nil {
@@ -116,13 +112,24 @@ func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartition
 	return nil
 }
 
+// KafkaClient is a franz-go client with the service's connection and
+// producer settings (config.Kafka.Franz) and opts; the caller closes it.
+func (e *Env) KafkaClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	k := e.Flags.Kafka
+	base, err := k.Franz(e.Log)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("Kafka client for %s: %w", k.BootstrapServers, err)
+	}
+	return cl, nil
+}
+
 // CheckCopartitioned checks that the topics have one partition count.
 func (e *Env) CheckCopartitioned(ctx context.Context, names []string) error {
-	opts, err := e.Flags.Kafka.Franz(e.Log)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := e.KafkaClient()
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Handler serves /metrics (Prometheus), /healthz (the process answers) and
@@ -112,12 +111,7 @@ func (e *Env) WatchLag(ctx context.Context, interval time.Duration, groups ...st
 // ctx ends, and returns then: for a caller that waits for its goroutines
 // (the dev stack).
 func (e *Env) ReportLag(ctx context.Context, interval time.Duration, groups ...string) {
-	opts, err := e.Flags.Kafka.Franz(e.Log)
-	if err != nil {
-		e.Log.Warn("consumer lag will not be reported", "err", err)
-		return
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := e.KafkaClient()
 	if err != nil {
 		e.Log.Warn("consumer lag will not be reported", "err", err)
 		return

@@ -1,0 +1,58 @@
+# shellcheck shell=bash
+# Shared by scripts/kafka.sh and scripts/connect.sh (sourced): logging,
+# locking, ports, and installing Java and Maven from Debian when missing.
+# The sourcing script sets PROG and APT_PACKAGES (and may set LOG_PREFIX and
+# JAVA_FOR, what needs Java, for the messages).
+
+log() { printf '%s: %s%s\n' "$PROG" "${LOG_PREFIX:-}" "$*" >&2; }
+die() {
+  printf '%s: %serror: %s\n' "$PROG" "${LOG_PREFIX:-}" "$*" >&2
+  exit 1
+}
+
+need_java() {
+  command -v java >/dev/null 2>&1 || apt_install_or_die java
+  local spec
+  spec=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+  [[ ${spec%%.*} =~ ^[0-9]+$ ]] || die "could not tell the version of $(command -v java)"
+  ((${spec%%.*} >= 17)) || die "${JAVA_FOR:-this} needs Java 17+, $(command -v java) is Java $spec (install openjdk-17-jre-headless)"
+}
+
+# abs_path PATH: absolute, normalised PATH (which need not exist yet).
+abs_path() {
+  realpath -m -- "$1"
+}
+
+apt_install_or_die() {
+  local what=$1
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    die "$what not found. Install the Debian packages: sudo apt-get install -y ${APT_PACKAGES[*]}"
+  fi
+  log "$what not found: installing ${APT_PACKAGES[*]} with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}" >&2 ||
+    die "apt-get install ${APT_PACKAGES[*]} failed"
+}
+
+check_port_number() {
+  if ! [[ $2 =~ ^[0-9]+$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
+    die "$1 must be a port number, got '$2'"
+  fi
+}
+
+# lock FILE: hold an exclusive lock on FILE (fd 9) until the script exits.
+lock() {
+  command -v flock >/dev/null 2>&1 || return 0
+  mkdir -p -- "$(dirname -- "$1")"
+  exec 9>"$1"
+  flock -w 300 9 || die "could not lock $1 within 300 s (another $PROG running?)"
+}
+
+need_mvn() {
+  command -v mvn >/dev/null 2>&1 || apt_install_or_die mvn
+}
+
+port_owner() {
+  command -v ss >/dev/null 2>&1 || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3 || true
+}
