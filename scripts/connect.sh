@@ -253,11 +253,6 @@ worker_pid() {
   printf '%s\n' "$pid"
 }
 
-port_open() {
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
-}
-
 
 # rest GET PATH: the body of a GET on the worker's REST API, or fail.
 rest_get() {
@@ -458,21 +453,6 @@ $owner}
   printf '%s\n' "$pid" >"$PID_FILE"
   wait_ready "$pid" ours
   log "ready on http://$HOST:$PORT (pid $pid) in $((SECONDS - t0)) s"
-}
-
-# stop_pid PID: SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL.
-stop_pid() {
-  local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      log "still running after ${STOP_TIMEOUT} s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5
-      break
-    fi
-    sleep 0.2
-  done
 }
 
 cmd_stop() {

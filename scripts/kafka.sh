@@ -225,19 +225,6 @@ is_our_broker() {
   ((${#args[@]} >= 2)) && [[ ${args[-2]} == kafka.Kafka && ${args[-1]} == "$CONFIG" ]]
 }
 
-# pid_alive PID: the process exists and is not a zombie (a SIGKILLed broker whose parent has not reaped it yet).
-pid_alive() {
-  local stat
-  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-  stat=${stat##*) } # "PID (COMM) STATE ..."
-  [[ -n $stat && ${stat%% *} != [ZX] ]]
-}
-
-port_open() {
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
-}
-
 # kafka_answers: send an ApiVersions (v0) request to the broker port and check that a Kafka response with our
 # correlation id comes back. Proves a Kafka broker is serving requests, not just that the port is open.
 kafka_answers() {
@@ -447,7 +434,7 @@ launch_broker() {
   local write=$1 data_setting=$2 port_settings=$3 p owner
   rm -f -- "$PID_FILE"
   for p in "$PORT" "$CONTROLLER_PORT"; do
-    if port_open "$p"; then
+    if port_open "$HOST" "$p"; then
       owner=$(port_owner "$p")
       die "port $HOST:$p is already in use by another process${owner:+:
 $owner}
@@ -469,21 +456,6 @@ $owner}
     -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG" </dev/null >"$STDOUT_LOG" 2>&1 9>&- &
   LAUNCHED_PID=$!
   printf '%s\n' "$LAUNCHED_PID" >"$PID_FILE"
-}
-
-# stop_pid PID: SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL.
-stop_pid() {
-  local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while pid_alive "$pid"; do
-    if ((SECONDS >= deadline)); then
-      log "still running after ${STOP_TIMEOUT} s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5
-      break
-    fi
-    sleep 0.2
-  done
 }
 
 cmd_stop() {
@@ -708,7 +680,7 @@ cmd_cluster_start() {
     use_node "$n"
     broker_pid >/dev/null && continue
     for p in "$PORT" "$CONTROLLER_PORT"; do
-      if port_open "$p"; then
+      if port_open "$HOST" "$p"; then
         owner=$(port_owner "$p")
         die "port $HOST:$p is already in use by another process${owner:+:
 $owner}

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Shared by scripts/kafka.sh and scripts/connect.sh (sourced): logging,
-# locking, ports, and installing Java and Maven from Debian when missing.
+# locking, ports and processes, and installing Java and Maven from Debian when missing.
 # The sourcing script sets PROG and APT_PACKAGES (and may set LOG_PREFIX and
-# JAVA_FOR, what needs Java, for the messages).
+# JAVA_FOR, what needs Java, for the messages) and STOP_TIMEOUT (seconds
+# stop_pid waits after SIGTERM).
 
 log() { printf '%s: %s%s\n' "$PROG" "${LOG_PREFIX:-}" "$*" >&2; }
 die() {
@@ -55,4 +56,33 @@ need_mvn() {
 port_owner() {
   command -v ss >/dev/null 2>&1 || return 0
   ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3 || true
+}
+
+# port_open HOST PORT: something accepts TCP connections on HOST:PORT.
+port_open() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+# pid_alive PID: PID is a running process (not a zombie).
+pid_alive() {
+  local stat
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) } # "PID (COMM) STATE ..."
+  [[ -n $stat && ${stat%% *} != [ZX] ]]
+}
+
+# stop_pid PID: SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL.
+stop_pid() {
+  local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
+  kill -TERM "$pid" 2>/dev/null || return 0
+  while pid_alive "$pid"; do
+    if ((SECONDS >= deadline)); then
+      log "still running after ${STOP_TIMEOUT} s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
 }
