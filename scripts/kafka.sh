@@ -458,23 +458,7 @@ $owner}
   printf '%s\n' "$LAUNCHED_PID" >"$PID_FILE"
 }
 
-cmd_stop() {
-  if [[ ! -d $DATA_DIR ]]; then
-    log "not running"
-    return 0
-  fi
-  lock "$DATA_DIR/.lock"
-  local pid t0=$SECONDS
-  if ! pid=$(broker_pid); then
-    rm -f -- "$PID_FILE"
-    log "not running"
-    return 0
-  fi
-  log "stopping (pid $pid)"
-  stop_pid "$pid"
-  rm -f -- "$PID_FILE"
-  log "stopped in $((SECONDS - t0)) s"
-}
+cmd_stop() { stop_daemon broker_pid; }
 
 cmd_status() {
   local pid

@@ -86,3 +86,24 @@ stop_pid() {
     sleep 0.2
   done
 }
+
+# stop_daemon PIDFN: stop the process whose pid PIDFN prints (the sourcing
+# script's own check that the pid is still its process) under DATA_DIR's lock,
+# and remove PID_FILE.
+stop_daemon() {
+  if [[ ! -d $DATA_DIR ]]; then
+    log "not running"
+    return 0
+  fi
+  lock "$DATA_DIR/.lock"
+  local pid t0=$SECONDS
+  if ! pid=$("$1"); then
+    rm -f -- "$PID_FILE"
+    log "not running"
+    return 0
+  fi
+  log "stopping (pid $pid)"
+  stop_pid "$pid"
+  rm -f -- "$PID_FILE"
+  log "stopped in $((SECONDS - t0)) s"
+}
