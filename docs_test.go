@@ -110,13 +110,22 @@ func TestREADMEListsEveryMetric(t *testing.T) {
 	}
 }
 
-// binaryFlags are the flags of every binary the README documents.
+// binaryFlags are the flags of every binary the README documents, and of
+// their commands (`orders-details replay-dlq`).
 func binaryFlags() map[string]*flag.FlagSet {
 	out := map[string]*flag.FlagSet{}
 	for _, s := range services.Table {
 		_, fs := frame.NewFlags(s.Name, s.About, s.HTTPAddr)
-		s.New().RegisterFlags(fs)
+		c := s.New()
+		c.RegisterFlags(fs)
 		out[s.Name] = fs
+		if cc, ok := c.(services.Commander); ok {
+			for _, cmd := range cc.Commands() {
+				fs := flag.NewFlagSet(s.Name+" "+cmd.Name, flag.ContinueOnError)
+				cmd.RegisterFlags(fs)
+				out[s.Name+" "+cmd.Name] = fs
+			}
+		}
 	}
 	_, fs := frame.NewFlags("dashboard", "", services.DashboardHTTPAddr)
 	new(services.Dashboard).RegisterFlags(fs)

@@ -36,7 +36,7 @@ type Component interface {
 
 // Command is a one-off task of a service's binary, run as
 // `<binary> <name> [flags]` with the service's flags and its own
-// (`orders-details replay-dlq --from ...`).
+// (`orders-details replay-dlq --replay.from ...`).
 type Command struct {
 	Name, About string
 	// RegisterFlags adds the command's own flags.
