@@ -183,20 +183,23 @@ func (r *logRecorder) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (r *logRecorder) WithGroup(string) slog.Handler { return r }
 
 // count is how many lines contain every one of parts.
-func (r *logRecorder) count(parts ...string) int {
+func (r *logRecorder) count(parts ...string) int { return len(r.matching(parts...)) }
+
+// matching returns the lines containing every one of parts.
+func (r *logRecorder) matching(parts ...string) []string {
 	r.store.mu.Lock()
 	defer r.store.mu.Unlock()
-	n := 0
+	var out []string
 	for _, l := range r.store.lines {
 		all := true
 		for _, p := range parts {
 			all = all && strings.Contains(l, p)
 		}
 		if all {
-			n++
+			out = append(out, l)
 		}
 	}
-	return n
+	return out
 }
 
 // tail is the last n lines.

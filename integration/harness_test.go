@@ -108,6 +108,7 @@ func newPipelineWith(t testing.TB, brokers []string, l layout) *pipeline {
 	}
 	if l.cluster != nil {
 		p.kafka.ReplicationFactor = testkit.ClusterNodes // what the services create too
+		deleteTopicsWithPrefix(t, adm, run)              // those as well, so the cluster's restarts stay quick
 	}
 	create(l.orders, false, string(p.details.Orders), string(p.details.DeadLetter), string(p.totals.DeadLetter))
 	create(l.details, false, string(p.details.Details))
