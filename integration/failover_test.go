@@ -94,10 +94,7 @@ func TestClusterFailoverUnderThePipeline(t *testing.T) {
 	want, n := p.expectedTotals()
 	w.await(want, 4*time.Minute)
 
-	m, err := mongo.Connect(options.Client().ApplyURI(mongoSrv.URI()))
-	require.NoError(t, err)
-	defer m.Disconnect(context.Background())
-	coll := m.Database(sink.Database).Collection(sink.Collection)
+	coll := mongoClient(t, mongoSrv.URI()).Database(sink.Database).Collection(sink.Collection)
 	awaitCond(t, 3*time.Minute, "MongoDB equals the totals", func() (bool, string) {
 		got := mongoTotals(t, coll)
 		return equal(got, want), diff(got, want)
@@ -113,6 +110,15 @@ func TestClusterFailoverUnderThePipeline(t *testing.T) {
 		"orders-details %d, orders-totals-by-customer %d, mongo-sink %d, orders-producer %d", n,
 		logs["orders-details"].count("failed; restarting"), logs["orders-totals-by-customer"].count("failed; restarting"),
 		logs["mongo-sink"].count("failed; restarting"), logs["orders-producer"].count("failed; restarting"))
+}
+
+// mongoClient connects to the MongoDB at uri, until the test ends.
+func mongoClient(t *testing.T, uri string) *mongo.Client {
+	t.Helper()
+	m, err := mongo.Connect(options.Client().ApplyURI(uri))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Disconnect(context.Background()) })
+	return m
 }
 
 // mongoTotals reads the sink's documents as totals.
