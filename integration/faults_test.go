@@ -26,6 +26,7 @@ import (
 	"github.com/orderstream/pipeline/processors/totals"
 	"github.com/orderstream/pipeline/producer"
 	"github.com/orderstream/pipeline/services"
+	"github.com/orderstream/pipeline/services/frame"
 )
 
 // The deterministic fault tests: the processors on kfake, whose fault
@@ -213,7 +214,11 @@ func (r *logRecorder) tail(n int) string {
 // (restarted by the frame after a failure), with its log (warnings and
 // errors) recorded.
 func (p *pipeline) recordedComponent(name string, c services.Component) (*running, *logRecorder) {
-	env := p.env()
+	return p.recordedComponentOn(p.env(), name, c)
+}
+
+// recordedComponentOn is recordedComponent in env.
+func (p *pipeline) recordedComponentOn(env *frame.Env, name string, c services.Component) (*running, *logRecorder) {
 	rec := newLogRecorder(slog.LevelWarn)
 	env.Log = slog.New(rec)
 	r := p.componentOn(env, name, c)

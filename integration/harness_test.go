@@ -175,9 +175,12 @@ func openShop(t testing.TB) *sql.DB {
 }
 
 // env is a service environment on the test cluster, for in-process runs.
-func (p *pipeline) env() *frame.Env {
+func (p *pipeline) env() *frame.Env { return p.envWith(p.regURL) }
+
+// envWith is env with the schema registry at registryURL.
+func (p *pipeline) envWith(registryURL string) *frame.Env {
 	f := &frame.Flags{Name: "test", Kafka: p.kafka,
-		Registry: config.Registry{URL: p.regURL, AutoRegister: true}, Log: config.Log{Level: "warn", Format: "text"}}
+		Registry: config.Registry{URL: registryURL, AutoRegister: true}, Log: config.Log{Level: "warn", Format: "text"}}
 	env, err := f.Setup()
 	require.NoError(p.t, err)
 	return env
