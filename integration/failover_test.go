@@ -23,10 +23,13 @@ import (
 // orders-totals-by-customer and mongo-sink (each the component its binary
 // runs, restarted by the frame as the binary would be) on the 3-node Kafka
 // cluster: every topic with replication factor 3 and min.insync.replicas 2,
-// what the services create too (--replication.factor 3). While orders
-// stream, the node leading order-details/0 is SIGKILLed and, once the
-// pipeline has made progress without it, restarted; then again for the
-// node leading it after that. Then the producer stops, and customer-totals
+// what the services create too (--replication.factor 3), and a delivery
+// timeout (5 s) shorter than a failover. While orders stream, the node
+// leading order-details/0 is SIGKILLed and, once the pipeline has made
+// progress without it, restarted; then again for the node leading it after
+// that. Writes to the partitions the node led fail after the delivery
+// timeout: the services stop and are restarted, and read again from their
+// last in-order commits. Then the producer stops, and customer-totals
 // and the MongoDB documents must end exactly equal to the sums of the orders
 // topic (whatever the producer got acknowledged, through the kills); nothing
 // dead-lettered.
@@ -34,9 +37,14 @@ func TestClusterFailoverUnderThePipeline(t *testing.T) {
 	c := testkit.KafkaCluster(t)
 	dsn := testkit.MySQL(t)
 	db := openShop(t)
-	l := defaultLayout
+	l := faultLayout // each partition of orders writes to every partition of order-details, and so on
 	l.cluster = c
 	p := newPipelineWith(t, c.Brokers(), l)
+	// Below the time a failover takes (the controller fences a crashed
+	// broker after 9 s, then elects): writes to the partitions the killed
+	// node led fail, the processors stop, and the frame restarts them. With
+	// the default (120 s) they would wait the failover out.
+	p.kafka.DeliveryTimeout = 5 * time.Second
 	p.loadCatalog(db)
 	ctx := context.Background()
 

@@ -14,6 +14,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -300,14 +301,21 @@ func lateCustomers(customers int, partitions int32, perPartition int) []int64 {
 func TestOutputPartitionFailsBeyondTheDeliveryTimeout(t *testing.T) {
 	testkit.Slow(t, "processors failing and restarting on kfake")
 	table := func(p *pipeline) string { return string(goka.GroupTable(p.totalsID)) }
+	details := func(p *pipeline) string { return string(p.details.Details) }
 	for i, tc := range []struct {
 		victim, output string
 		topic          func(p *pipeline) string
+		// backWhenGivenUp: the partition takes writes again the moment
+		// the producer has given up on the refused ones (its next batch
+		// carries another producer epoch): what the processor still emits
+		// before it stops is written.
+		backWhenGivenUp bool
 	}{
-		{"orders-details", "order-details", func(p *pipeline) string { return string(p.details.Details) }},
-		{"orders-details", "retry", func(p *pipeline) string { return string(p.details.Retry) }},
-		{"orders-totals-by-customer", "table", table},
-		{"orders-totals-by-customer", "customer-totals", func(p *pipeline) string { return string(p.totals.Totals) }},
+		{"orders-details", "order-details", details, false},
+		{"orders-details", "retry", func(p *pipeline) string { return string(p.details.Retry) }, false},
+		{"orders-totals-by-customer", "table", table, false},
+		{"orders-totals-by-customer", "customer-totals", func(p *pipeline) string { return string(p.totals.Totals) }, false},
+		{"orders-details", "order-details-back-when-given-up", details, true},
 	} {
 		t.Run(tc.victim+"/"+tc.output, func(t *testing.T) {
 			kc, brokers := faultKfake(t, 1)
@@ -329,8 +337,12 @@ func TestOutputPartitionFailsBeyondTheDeliveryTimeout(t *testing.T) {
 			w.awaitCounted(orders.onTime, 3*time.Minute)
 
 			topic := tc.topic(p)
+			var when func(kmsg.Request) bool
+			if tc.backWhenGivenUp {
+				when = firstProducerEpochOnly(p.topicID(topic), topic, partition)
+			}
 			fault := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Partitions: []int32{partition},
-				Err: kerr.NotEnoughReplicas, Count: -1})
+				Err: kerr.NotEnoughReplicas, Count: -1, When: when})
 			orders.write(1500)
 			failed := fmt.Sprintf("producing to %s (partition %d)", topic, partition)
 			awaitCond(t, 3*time.Minute, tc.victim+" stops on the failed partition and is restarted", func() (bool, string) {
@@ -443,4 +455,49 @@ func (p *pipeline) detailsWrittenAgain() (records, again int) {
 		seen[k] = true
 	})
 	return records, again
+}
+
+// topicID is the topic's ID.
+func (p *pipeline) topicID(topic string) [16]byte {
+	d, err := kadm.NewClient(p.client).ListTopics(context.Background(), topic)
+	require.NoError(p.t, err)
+	require.NoError(p.t, d[topic].Err)
+	return d[topic].ID
+}
+
+// firstProducerEpochOnly is a fault's When: it refuses the batches for the
+// topic's partition of the first producer (id and epoch) it sees, and
+// takes every other producer's, or that producer's once it has given up
+// and moved to a new epoch. It runs on kfake's goroutine.
+func firstProducerEpochOnly(id [16]byte, topic string, partition int32) func(kmsg.Request) bool {
+	type producer struct {
+		id    int64
+		epoch int16
+	}
+	var first *producer
+	return func(req kmsg.Request) bool {
+		pr, ok := req.(*kmsg.ProduceRequest)
+		if !ok {
+			return false
+		}
+		for _, t := range pr.Topics {
+			if t.Topic != topic && t.TopicID != id {
+				continue
+			}
+			for _, part := range t.Partitions {
+				if part.Partition != partition {
+					continue
+				}
+				var b kmsg.RecordBatch
+				if err := b.ReadFrom(part.Records); err != nil {
+					return true
+				}
+				if first == nil {
+					first = &producer{b.ProducerID, b.ProducerEpoch}
+				}
+				return b.ProducerID == first.id && b.ProducerEpoch == first.epoch
+			}
+		}
+		return false
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"hash"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -26,9 +27,20 @@ import (
 )
 
 // Producer is a goka.Producer on a franz-go client.
+//
+// Once a record has failed (its delivery timed out, or Kafka refused it for
+// good), the producer fails every record emitted after it at once, without
+// sending it. franz-go fails the records buffered for the failed record's
+// partition with it, but takes records produced afterwards, which a
+// recovered partition would write after the lost one; the processor is
+// stopping (it restarts from its last in-order commit, and writes the lost
+// record and everything after it again, in order), so a later record must
+// not be written before them: orders-totals-by-customer counts an order's
+// first record only while it comes in order (see processors/totals).
 type Producer struct {
 	cl           *kgo.Client
 	closeTimeout time.Duration
+	failed       atomic.Pointer[error] // the first record's failure
 }
 
 // New returns a producer with the client options opts (config.Kafka.Franz
@@ -65,6 +77,11 @@ func (p *Producer) Emit(topic, key string, value []byte) *goka.Promise {
 // partition and offset, which Goka stores with a table write.
 func (p *Producer) EmitWithHeaders(topic, key string, value []byte, headers goka.Headers) *goka.Promise {
 	promise, finish := goka.NewPromiseWithFinisher()
+	if failed := p.failed.Load(); failed != nil {
+		finish(&sarama.ProducerMessage{Topic: topic, Partition: -1, Offset: -1},
+			fmt.Errorf("producing to %s: not sent, an earlier record failed: %w", topic, *failed))
+		return promise
+	}
 	rec := &kgo.Record{Topic: topic, Key: []byte(key), Value: value}
 	if len(headers) > 0 {
 		rec.Headers = make([]kgo.RecordHeader, 0, len(headers))
@@ -76,6 +93,7 @@ func (p *Producer) EmitWithHeaders(topic, key string, value []byte, headers goka
 		msg := &sarama.ProducerMessage{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
 		if err != nil {
 			err = fmt.Errorf("producing to %s (partition %d): %w", r.Topic, r.Partition, err)
+			p.failed.CompareAndSwap(nil, &err)
 		}
 		finish(msg, err)
 	})
