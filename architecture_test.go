@@ -29,7 +29,7 @@ var floors = []floor{
 	{"commands", []string{"cmd/"}, []string{"dev", "composition", "libraries", "foundation", "plumbing"}, false},
 	{"dev", []string{"dev/"}, []string{"composition", "libraries", "foundation", "plumbing"}, true},
 	{"composition", []string{"services"}, []string{"libraries", "foundation", "plumbing"}, true},
-	{"libraries", []string{"processors/", "connectors", "producer", "schemaregistry"}, []string{"foundation", "plumbing"}, false},
+	{"libraries", []string{"processors/", "connectors", "producer", "schemaregistry", "dashboard"}, []string{"foundation", "plumbing"}, false},
 	{"foundation", []string{"avro", "codecs", "database"}, []string{"plumbing"}, true},
 	{"plumbing", []string{"kit/"}, nil, true},
 	{"tests", []string{"internal/testkit", "integration", "deploy"}, []string{"dev", "composition", "libraries", "foundation", "plumbing"}, true},

@@ -89,7 +89,7 @@ type resolved struct {
 // NewAvro registers schema (the .avsc text) under subject and returns a
 // codec for T.
 func NewAvro[T any](ctx context.Context, reg *Registry, subject, schema string) (*Avro[T], error) {
-	reader, err := tavro.Parse(schema)
+	reader, err := tavro.Parse(schema, decimals)
 	if err != nil {
 		return nil, fmt.Errorf("parsing our schema for %s: %w", subject, err)
 	}
@@ -221,7 +221,7 @@ func (c *Avro[T]) resolve(id int) (resolved, error) {
 	}
 	reader := c.reader
 	if err == nil && optional {
-		reader, err = tavro.Parse(`["null",` + c.reader.String() + `]`)
+		reader, err = tavro.Parse(`["null",`+c.reader.String()+`]`, decimals)
 	}
 	if err != nil {
 		return resolved{err: fmt.Errorf("%w: %v", ErrIncompatibleSchema, err)}, nil

@@ -159,3 +159,19 @@ func renameRoot(writer, name string) (text string, optional bool, err error) {
 	out, err := json.Marshal(root)
 	return string(out), optional, err
 }
+
+// Latest returns the newest schema registered under subject; found is
+// false when the subject has none.
+func (r *Registry) Latest(ctx context.Context, subject string) (schema string, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	ss, err := r.client.SchemaByVersion(ctx, subject, -1)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("reading the latest schema under subject %q: %w", subject, err)
+	}
+	return ss.Schema.Schema, true, nil
+}

@@ -33,7 +33,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -154,26 +153,9 @@ func TestKafkaConnectWorker(t *testing.T) {
 // script runs a deploy/ script with env; Wait returns its exit code.
 type script struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.Output
 	done chan struct{}
 	code int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startScript(t *testing.T, name string, env ...string) *script {
@@ -186,7 +168,7 @@ func startScript(t *testing.T, name string, env ...string) *script {
 	}
 	path, err := filepath.Abs(filepath.Join("..", "deploy", name))
 	require.NoError(t, err)
-	s := &script{cmd: exec.Command("sh", path), out: &syncBuffer{}, done: make(chan struct{})}
+	s := &script{cmd: exec.Command("sh", path), out: &testkit.Output{}, done: make(chan struct{})}
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	require.NoError(t, s.cmd.Start())
@@ -504,6 +486,7 @@ func testSources(t *testing.T, w *testkit.Connect, brokers []string, rootDSN str
 		table, topic, schema string
 		fields               []string
 		config               map[string]string
+		ours                 string // our cdc-source's topic of the table
 	}
 	var sources []*source
 	serverID := 190000 + rand.IntN(9000)*10
@@ -539,6 +522,16 @@ func testSources(t *testing.T, w *testkit.Connect, brokers []string, rootDSN str
 		})
 	}
 
+	// Our cdc-source on the same database and changes, to its own topics.
+	topicOf := map[string]string{}
+	for _, s := range sources {
+		topicOf[s.table] = s.topic
+	}
+	ours := startGoSource(t, brokers, run, cfg.Addr, user, password, topicOf)
+	for _, s := range sources {
+		s.ours = ours.topics[s.table]
+	}
+
 	// What the worker says of the configurations, then connect-init.sh
 	// registers them as it does in docker-compose.
 	for _, s := range sources {
@@ -552,24 +545,41 @@ func testSources(t *testing.T, w *testkit.Connect, brokers []string, rootDSN str
 		w.AwaitRunning(s.config["name"], 2*time.Minute)
 	}
 
-	// The snapshot, then changes of every kind.
-	await := func(what string, timeout time.Duration) map[string][]cdcRecord {
+	// The snapshot, then changes of every kind: Debezium's topics and ours
+	// end equal to the tables; ok, when given, says more must hold.
+	await := func(what string, timeout time.Duration, ok ...func(dbz, ours map[string][]cdcRecord) string) (dbz, mine map[string][]cdcRecord) {
 		t.Helper()
 		deadline := time.Now().Add(timeout)
 		for {
-			got := map[string][]cdcRecord{}
+			got, gotOurs := map[string][]cdcRecord{}, map[string][]cdcRecord{}
 			var diffs []string
 			for _, s := range sources {
+				want := rows(t, db, s.table)
 				recs, err := readCDCTopic(cl, s.topic, decodeConnectJSON)
 				got[s.table] = recs
 				if err != nil {
 					diffs = append(diffs, s.table+": "+err.Error())
-				} else if d := stateDiff(latest(recs), rows(t, db, s.table), s.fields); d != "" {
+				} else if d := stateDiff(latest(recs), want, s.fields); d != "" {
 					diffs = append(diffs, s.table+": "+d)
 				}
+				recs, err = readCDCTopic(cl, s.ours, ours.decode)
+				gotOurs[s.table] = recs
+				if err != nil {
+					diffs = append(diffs, "ours, "+s.table+": "+err.Error())
+				} else if d := stateDiff(latest(recs), want, s.fields); d != "" {
+					diffs = append(diffs, "ours, "+s.table+": "+d)
+				}
+			}
+			for _, f := range ok {
+				if d := f(got, gotOurs); d != "" {
+					diffs = append(diffs, d)
+				}
+			}
+			if err := ours.err(); err != nil {
+				t.Fatalf("%s: our cdc-source stopped: %v", what, err)
 			}
 			if len(diffs) == 0 {
-				return got
+				return got, gotOurs
 			}
 			if time.Now().After(deadline) {
 				for _, s := range sources {
@@ -600,7 +610,7 @@ func testSources(t *testing.T, w *testkit.Connect, brokers []string, rootDSN str
 		"UPDATE products SET price = 12345678.90 WHERE id = 1",
 		"DELETE FROM products WHERE id = 50",
 	)
-	got := await("inserts, updates, deletes and a primary-key change", time.Minute)
+	got, gotOurs := await("inserts, updates, deletes and a primary-key change", time.Minute)
 
 	cards := append(cardNumbers(t), "4111111111111111")
 	for _, s := range sources {
@@ -648,6 +658,9 @@ func testSources(t *testing.T, w *testkit.Connect, brokers []string, rootDSN str
 					assert.True(t, v == nil || v == cdc.DefaultMaskReplacement, "key %q: credit_card %v", r.Key, v)
 				}
 			}
+			// Ours and Debezium's agree record by record.
+			assert.Empty(t, historyDiff(recs, gotOurs[s.table]), "Debezium's records and our cdc-source's")
+
 			want := map[string]map[string]int{"customers": {"5": 1, "12": 1}, "products": {"50": 1}}[s.table]
 			assert.Equal(t, want, tombstones, "one tombstone (a null value) per deleted row, none otherwise")
 			last := latest(recs)
@@ -663,22 +676,39 @@ func testSources(t *testing.T, w *testkit.Connect, brokers []string, rootDSN str
 		})
 	}
 
-	// A column added to a table: Debezium carries it as a new optional field
-	// (the Go cdc-source has to do the same, issue 12).
+	// A column added to a table: Debezium carries it as a new optional
+	// field, last, and so does ours (a new schema version).
 	sqlExec("ALTER TABLE customers ADD COLUMN loyalty_tier VARCHAR(16) NULL", "UPDATE customers SET loyalty_tier = 'gold' WHERE id = 1")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		recs, err := readCDCTopic(cl, sources[0].topic, decodeConnectJSON)
-		require.NoError(t, err)
-		r := latest(recs)["1"]
-		if r.Fields["loyalty_tier"] == "gold" {
-			assert.Equal(t, append(slices.Clone(sources[0].fields), "loyalty_tier"), fieldOrder(t, r.Raw), "the new column is a new last field")
-			assert.Equal(t, "string", r.Types["loyalty_tier"])
-			break
+	customer1 := func(field string, value any) func(dbz, o map[string][]cdcRecord) string {
+		return func(dbz, o map[string][]cdcRecord) string {
+			d, g := latest(dbz["customers"])["1"], latest(o["customers"])["1"]
+			if d.Fields[field] != value || g.Fields[field] != value {
+				return fmt.Sprintf("customer 1: %s is %v (Debezium), %v (ours), not yet %v", field, d.Fields[field], g.Fields[field], value)
+			}
+			return ""
 		}
-		require.True(t, time.Now().Before(deadline), "the update after ALTER TABLE did not arrive: %+v", r)
-		time.Sleep(500 * time.Millisecond)
 	}
+	got, gotOurs = await("ALTER TABLE ADD COLUMN", time.Minute, customer1("loyalty_tier", "gold"))
+	evolved := append(slices.Clone(sources[0].fields), "loyalty_tier")
+	d, g := latest(got["customers"])["1"], latest(gotOurs["customers"])["1"]
+	assert.Equal(t, evolved, fieldOrder(t, d.Raw), "Debezium: the new column is a new last field")
+	assert.Equal(t, evolved, ours.order(t, g.Raw), "ours: the new column is a new last field")
+	assert.Equal(t, "string", d.Types["loyalty_tier"])
+	assert.Empty(t, historyDiff(got["customers"], gotOurs["customers"]), "Debezium's records and ours, after ALTER TABLE ADD COLUMN")
+	assert.Empty(t, historyDiff(got["products"], gotOurs["products"]))
+
+	// A dropped column: Debezium's next record has no such field (its next
+	// schema version drops it); ours keeps the field, null, which is what a
+	// reader of Debezium's records with the previous version reads for it
+	// (an optional field's default).
+	sqlExec("ALTER TABLE customers DROP COLUMN loyalty_tier", "UPDATE customers SET city = 'Porto' WHERE id = 1")
+	got, gotOurs = await("ALTER TABLE DROP COLUMN", time.Minute, customer1("city", "Porto"))
+	d, g = latest(got["customers"])["1"], latest(gotOurs["customers"])["1"]
+	assert.Equal(t, sources[0].fields, fieldOrder(t, d.Raw), "Debezium: the field is gone")
+	assert.Equal(t, evolved, ours.order(t, g.Raw), "ours: the field stays")
+	assert.Contains(t, g.Fields, "loyalty_tier")
+	assert.Nil(t, g.Fields["loyalty_tier"])
+	assert.Empty(t, historyDiff(got["customers"], gotOurs["customers"], "loyalty_tier"), "Debezium's records and ours but the dropped column, after ALTER TABLE DROP COLUMN")
 
 	// connect-init.sh against the real worker: a configuration the worker
 	// rejects is reported setting by setting, at once.

@@ -1,5 +1,7 @@
 // Package deploy_test checks the wiring of docker-compose.yml, the Dockerfile
-// and the scripts in deploy/ without Docker: service names, images, ports,
+// and the scripts in deploy/ without Docker. docker-compose.yml is loaded by
+// compose-spec/compose-go, the loader of `docker compose` itself, and then
+// checked: service names, images, ports,
 // healthchecks, depends_on, the Go services' environment against the flags of
 // the binaries they run, Kafka's listeners, the Kafka Connect configs in
 // connectors/connect against the services and the connect worker's
@@ -11,6 +13,7 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -34,8 +37,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/go-sql-driver/mysql"
-	"go.yaml.in/yaml/v3"
+	"github.com/sirupsen/logrus"
 
 	"github.com/orderstream/pipeline/kit/config"
 	"github.com/orderstream/pipeline/services"
@@ -69,214 +74,177 @@ var goServices = func() map[string]string {
 }()
 
 // ---------------------------------------------------------------------------
-// The compose model: the subset of the Compose specification this file uses.
-// Unknown keys are an error (a typo like depend_on must not pass silently).
+// Loading: docker-compose.yml as Docker Compose reads it, with
+// compose-spec/compose-go (the loader of `docker compose`): YAML anchors and
+// merge keys, interpolation, the Compose schema (an unknown key such as
+// depend_on is an error), defaults and normalisation, consistency checks
+// (undeclared volumes, depends_on a service that does not exist). Every
+// profile is enabled, so the go-connectors services are checked too. No
+// process environment and no .env are given: the file must work without.
 
-type composeFileT struct {
-	Name       string              `yaml:"name"`
-	Services   map[string]*service `yaml:"services"`
-	Volumes    map[string]any      `yaml:"volumes"`
-	Extensions map[string]any      `yaml:",inline"` // x-* only
-}
-
+// service is a compose service with its environment as plain strings.
 type service struct {
-	Image       string         `yaml:"image"`
-	Build       *buildT        `yaml:"build"`
-	Hostname    string         `yaml:"hostname"`
-	Restart     string         `yaml:"restart"`
-	Profiles    []string       `yaml:"profiles"`
-	Command     strList        `yaml:"command"`
-	Entrypoint  strList        `yaml:"entrypoint"`
-	Environment envT           `yaml:"environment"`
-	DependsOn   dependsOnT     `yaml:"depends_on"`
-	Ports       []portT        `yaml:"ports"`
-	Volumes     []mountT       `yaml:"volumes"`
-	Healthcheck *healthcheckT  `yaml:"healthcheck"`
-	Extensions  map[string]any `yaml:",inline"`
-	name        string         // the key in services
-	env         map[string]string
+	types.ServiceConfig
+	env map[string]string
 }
 
-type buildT struct {
-	Context    string `yaml:"context"`
-	Dockerfile string `yaml:"dockerfile"`
+type compose struct {
+	Name     string // the file's own top-level name ("" if it has none)
+	Services map[string]*service
+	Volumes  types.Volumes
 }
 
-func (b *buildT) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		b.Context = n.Value
-		return nil
+var (
+	loadOnce sync.Once
+	loaded   *compose
+	loadErr  error
+	rootAbs  = func() string { abs, _ := filepath.Abs(root); return abs }()
+)
+
+func load(t *testing.T) *compose {
+	t.Helper()
+	loadOnce.Do(func() { loaded, loadErr = loadCompose(composeFile) })
+	if loadErr != nil {
+		t.Fatalf("%s: %v", composeFile, loadErr)
 	}
-	type plain buildT
-	return n.Decode((*plain)(b))
+	return loaded
 }
 
-// strList is a command: a list, or a string (run by a shell).
-type strList struct {
-	List  []string
-	Shell bool // given as one string
+// unsetVariables collects compose-go's warnings about variables that are
+// not set and have no default (it substitutes "" for them, as Docker does).
+type unsetVariables struct {
+	mu   sync.Mutex
+	msgs []string
 }
 
-func (s *strList) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		s.List, s.Shell = []string{n.Value}, true
-		return nil
+func (h *unsetVariables) Levels() []logrus.Level { return []logrus.Level{logrus.WarnLevel} }
+func (h *unsetVariables) Fire(e *logrus.Entry) error {
+	if strings.Contains(e.Message, "variable is not set") {
+		h.mu.Lock()
+		h.msgs = append(h.msgs, e.Message)
+		h.mu.Unlock()
 	}
-	return n.Decode(&s.List)
+	return nil
 }
 
-// envT is environment as a map or as a list of NAME=value.
-type envT map[string]*string
+var logrusMu sync.Mutex // the hooks are global
 
-func (e *envT) UnmarshalYAML(n *yaml.Node) error {
-	m := map[string]*string{}
-	if n.Kind == yaml.SequenceNode {
-		var list []string
-		if err := n.Decode(&list); err != nil {
-			return err
-		}
-		for _, kv := range list {
-			k, v, ok := strings.Cut(kv, "=")
-			if ok {
-				m[k] = &v
-			} else {
-				m[k] = nil
+func loadCompose(file string) (*compose, error) {
+	logrusMu.Lock()
+	defer logrusMu.Unlock()
+	unset := &unsetVariables{}
+	std := logrus.StandardLogger()
+	saved, savedOut := std.ReplaceHooks(logrus.LevelHooks{}), std.Out
+	std.AddHook(unset)
+	std.SetOutput(io.Discard)
+	defer func() { std.ReplaceHooks(saved); std.SetOutput(savedOut) }()
+
+	ctx := context.Background()
+	opts, err := cli.NewProjectOptions([]string{file},
+		cli.WithWorkingDirectory(root), cli.WithProfiles([]string{"*"}), cli.WithResolvedPaths(true))
+	if err != nil {
+		return nil, err
+	}
+	p, err := opts.LoadProject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(unset.msgs) > 0 {
+		return nil, fmt.Errorf("%s: give each a default (${NAME:-value}) so that the file works without a .env", strings.Join(unset.msgs, "; "))
+	}
+	model, err := opts.LoadModel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &compose{Services: map[string]*service{}, Volumes: p.Volumes}
+	c.Name, _ = model["name"].(string)
+	if len(p.Services) == 0 {
+		return nil, fmt.Errorf("no services")
+	}
+	for name, sc := range p.Services {
+		s := &service{ServiceConfig: sc, env: map[string]string{}}
+		for k, v := range sc.Environment {
+			if v == nil {
+				return nil, fmt.Errorf("service %s: environment %s has no value (it would come from the host)", name, k)
 			}
+			s.env[k] = *v
 		}
-	} else if err := n.Decode(&m); err != nil {
-		return err
+		c.Services[name] = s
 	}
-	*e = m
-	return nil
+	return c, nil
 }
 
-// dependsOnT is depends_on; the short (list) form has no condition.
-type dependsOnT map[string]struct {
-	Condition string `yaml:"condition"`
-	Restart   bool   `yaml:"restart"`
-	Required  *bool  `yaml:"required"`
+// ---------------------------------------------------------------------------
+// Helpers over the project.
+
+func (c *compose) names() []string {
+	var n []string
+	for k := range c.Services {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
 }
 
-func (d *dependsOnT) UnmarshalYAML(n *yaml.Node) error {
-	m := dependsOnT{}
-	if n.Kind == yaml.SequenceNode {
-		var list []string
-		if err := n.Decode(&list); err != nil {
-			return err
-		}
-		for _, s := range list {
-			m[s] = m[s] // condition "" = service_started
-		}
-		*d = m
-		return nil
+func (c *compose) mustService(t *testing.T, name string) *service {
+	t.Helper()
+	s := c.Services[name]
+	if s == nil {
+		t.Fatalf("no service %q in docker-compose.yml (services: %v); the connector configs and the Go services address it by that name", name, c.names())
 	}
-	type plain dependsOnT
-	if err := n.Decode((*plain)(&m)); err != nil {
-		return err
-	}
-	*d = m
-	return nil
+	return s
 }
 
-// portT is a published port: "[ip:]host:container[/proto]" or the long form.
-type portT struct {
-	Host, Container, Protocol string
-	raw                       string
+// oneShot: a container that runs to completion (restart "no").
+func (s *service) oneShot() bool { return s.Restart == types.RestartPolicyNo }
+
+// builtHere: the service runs the image of ./Dockerfile.
+func (s *service) builtHere() bool {
+	if s.Build == nil {
+		return false
+	}
+	df := s.Build.Dockerfile
+	if df == "" {
+		df = "Dockerfile"
+	}
+	return filepath.Clean(s.Build.Context) == rootAbs && (filepath.Clean(df) == "Dockerfile" || filepath.Clean(df) == filepath.Join(rootAbs, "Dockerfile"))
 }
 
-func (p *portT) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.MappingNode {
-		var l struct {
-			Target    any    `yaml:"target"`
-			Published any    `yaml:"published"`
-			Protocol  string `yaml:"protocol"`
-			HostIP    string `yaml:"host_ip"`
-			Mode      string `yaml:"mode"`
-		}
-		if err := n.Decode(&l); err != nil {
-			return err
-		}
-		p.Container, p.Host, p.Protocol = fmt.Sprint(l.Target), fmt.Sprint(l.Published), l.Protocol
-		if l.Published == nil {
-			p.Host = ""
-		}
-		p.raw = fmt.Sprintf("%+v", l)
-	} else {
-		p.raw = n.Value
-		s := n.Value
-		if i := strings.LastIndex(s, "/"); i >= 0 {
-			s, p.Protocol = s[:i], s[i+1:]
-		}
-		parts := strings.Split(s, ":")
-		p.Container = parts[len(parts)-1]
-		if len(parts) >= 2 {
-			p.Host = parts[len(parts)-2]
-		}
+// containerPorts are the ports the service's container listens on that compose publishes.
+func (s *service) containerPorts() []string {
+	var p []string
+	for _, port := range s.Ports {
+		p = append(p, strconv.Itoa(int(port.Target)))
 	}
-	if p.Protocol == "" {
-		p.Protocol = "tcp"
-	}
-	return nil
+	return p
 }
 
-// mountT is a volume: "source:target[:mode]" or the long form.
-type mountT struct {
-	Source, Target string
-	ReadOnly       bool
-	raw            string
-}
+// target is a published port's container port.
+func target(p types.ServicePortConfig) string { return strconv.Itoa(int(p.Target)) }
 
-func (m *mountT) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.MappingNode {
-		var l struct {
-			Type     string `yaml:"type"`
-			Source   string `yaml:"source"`
-			Target   string `yaml:"target"`
-			ReadOnly bool   `yaml:"read_only"`
-		}
-		if err := n.Decode(&l); err != nil {
-			return err
-		}
-		m.Source, m.Target, m.ReadOnly, m.raw = l.Source, l.Target, l.ReadOnly, fmt.Sprintf("%+v", l)
-		return nil
-	}
-	m.raw = n.Value
-	parts := strings.Split(n.Value, ":")
-	switch len(parts) {
-	case 1:
-		m.Target = parts[0]
-	case 2:
-		m.Source, m.Target = parts[0], parts[1]
-	case 3:
-		m.Source, m.Target = parts[0], parts[1]
-		m.ReadOnly = slices.Contains(strings.Split(parts[2], ","), "ro")
-	default:
-		return fmt.Errorf("volume %q: want source:target[:mode]", n.Value)
-	}
-	return nil
+func portString(p types.ServicePortConfig) string {
+	return fmt.Sprintf("%s:%d/%s", p.Published, p.Target, p.Protocol)
 }
 
 // bind reports whether the mount is a host path (not a named volume).
-func (m mountT) bind() bool {
-	return strings.HasPrefix(m.Source, ".") || strings.HasPrefix(m.Source, "/") || strings.HasPrefix(m.Source, "~")
-}
+func bind(m types.ServiceVolumeConfig) bool { return m.Type == types.VolumeTypeBind }
 
-type healthcheckT struct {
-	Test          strList `yaml:"test"`
-	Interval      string  `yaml:"interval"`
-	Timeout       string  `yaml:"timeout"`
-	Retries       int     `yaml:"retries"`
-	StartPeriod   string  `yaml:"start_period"`
-	StartInterval string  `yaml:"start_interval"`
-	Disable       bool    `yaml:"disable"`
-}
-
-// argv is the healthcheck command and whether it runs through a shell.
-func (h *healthcheckT) argv() (args []string, shell bool) {
-	t := h.Test.List
-	if h.Test.Shell {
-		return t, true
+// repoPath is a bind mount's source relative to the repository ("" for a
+// named volume; starting with .. when outside it).
+func repoPath(m types.ServiceVolumeConfig) string {
+	if !bind(m) {
+		return ""
 	}
+	rel, err := filepath.Rel(rootAbs, m.Source)
+	if err != nil {
+		return m.Source
+	}
+	return filepath.ToSlash(rel)
+}
+
+// healthArgs is the healthcheck command and whether it runs through a shell.
+func healthArgs(h *types.HealthCheckConfig) (args []string, shell bool) {
+	t := h.Test
 	if len(t) == 0 {
 		return nil, false
 	}
@@ -287,175 +255,6 @@ func (h *healthcheckT) argv() (args []string, shell bool) {
 		return t[1:], true
 	}
 	return t, false
-}
-
-// ---------------------------------------------------------------------------
-// Loading, with Compose's variable interpolation.
-
-var (
-	loadOnce sync.Once
-	loaded   *composeFileT
-	loadErr  error
-)
-
-func load(t *testing.T) *composeFileT {
-	t.Helper()
-	loadOnce.Do(func() { loaded, loadErr = parseCompose(composeFile) })
-	if loadErr != nil {
-		t.Fatalf("%s: %v", composeFile, loadErr)
-	}
-	return loaded
-}
-
-func parseCompose(file string) (*composeFileT, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	if err := interpolateNode(&doc); err != nil {
-		return nil, err
-	}
-	again, err := yaml.Marshal(&doc)
-	if err != nil {
-		return nil, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(again))
-	dec.KnownFields(true)
-	var c composeFileT
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("not the compose subset this test knows (a typo?): %w", err)
-	}
-	for k := range c.Extensions {
-		if !strings.HasPrefix(k, "x-") {
-			return nil, fmt.Errorf("unknown top-level key %q", k)
-		}
-	}
-	if len(c.Services) == 0 {
-		return nil, fmt.Errorf("no services")
-	}
-	for name, s := range c.Services {
-		if s == nil {
-			return nil, fmt.Errorf("service %s is empty", name)
-		}
-		for k := range s.Extensions {
-			if !strings.HasPrefix(k, "x-") {
-				return nil, fmt.Errorf("service %s: key %q is not one this test knows: add it to the test's model if it is right", name, k)
-			}
-		}
-		s.name = name
-		s.env = map[string]string{}
-		for k, v := range s.Environment {
-			if v == nil {
-				return nil, fmt.Errorf("service %s: environment %s has no value (it would come from the host)", name, k)
-			}
-			s.env[k] = *v
-		}
-	}
-	return &c, nil
-}
-
-var interpolation = regexp.MustCompile(`\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))`)
-
-// interpolate does what Compose does to a value, with no variable set: $$ is
-// $, ${X:-default} and ${X-default} are the default; ${X} and $X without a
-// default are an error, so that the file works without a .env.
-func interpolate(s string) (string, error) {
-	var err error
-	out := interpolation.ReplaceAllStringFunc(s, func(m string) string {
-		if m == "$$" {
-			return "$"
-		}
-		sm := interpolation.FindStringSubmatch(m)
-		name, op, def := sm[1], sm[2], sm[3]
-		if name == "" {
-			name = sm[4]
-		}
-		switch op {
-		case ":-", "-":
-			return def
-		}
-		if err == nil {
-			err = fmt.Errorf("%q needs the variable %s set (give it a default: ${%s:-...})", s, name, name)
-		}
-		return ""
-	})
-	if err == nil && strings.Contains(strings.ReplaceAll(s, "$$", ""), "${") && !interpolation.MatchString(s) {
-		err = fmt.Errorf("%q: unbalanced ${", s)
-	}
-	return out, err
-}
-
-func interpolateNode(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if strings.Contains(n.Value, "$") {
-			v, err := interpolate(n.Value)
-			if err != nil {
-				return fmt.Errorf("line %d: %w", n.Line, err)
-			}
-			n.Value = v
-		}
-	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
-		for i, c := range n.Content {
-			if n.Kind == yaml.MappingNode && i%2 == 0 {
-				continue // keys are not interpolated
-			}
-			if err := interpolateNode(c); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// ---------------------------------------------------------------------------
-// Helpers over the model.
-
-func (c *composeFileT) names() []string {
-	var n []string
-	for k := range c.Services {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
-
-func (c *composeFileT) mustService(t *testing.T, name string) *service {
-	t.Helper()
-	s := c.Services[name]
-	if s == nil {
-		t.Fatalf("no service %q in docker-compose.yml (services: %v); the connector configs and the Go services address it by that name", name, c.names())
-	}
-	return s
-}
-
-// oneShot: a container that runs to completion (restart "no").
-func (s *service) oneShot() bool { return s.Restart == "no" }
-
-// builtHere: the service runs the image of ./Dockerfile.
-func (s *service) builtHere() bool {
-	if s.Build == nil {
-		return false
-	}
-	ctx := path.Clean(s.Build.Context)
-	df := s.Build.Dockerfile
-	if df == "" {
-		df = "Dockerfile"
-	}
-	return ctx == "." && path.Clean(df) == "Dockerfile"
-}
-
-// containerPorts are the ports the service's container listens on that compose publishes.
-func (s *service) containerPorts() []string {
-	var p []string
-	for _, port := range s.Ports {
-		p = append(p, port.Container)
-	}
-	return p
 }
 
 // hostPort splits "host:port" and checks the port is a number.
@@ -489,7 +288,7 @@ func parseListeners(t *testing.T, what, s string) []listener {
 
 // kafkaInternal returns the address containers use: the advertised listener
 // whose host is the kafka service's name.
-func kafkaInternal(t *testing.T, c *composeFileT) string {
+func kafkaInternal(t *testing.T, c *compose) string {
 	t.Helper()
 	k := c.mustService(t, "kafka")
 	for _, l := range parseListeners(t, "KAFKA_ADVERTISED_LISTENERS", k.env["KAFKA_ADVERTISED_LISTENERS"]) {
@@ -502,7 +301,7 @@ func kafkaInternal(t *testing.T, c *composeFileT) string {
 }
 
 // registryURL is what containers use to reach the schema registry.
-func registryURL(t *testing.T, c *composeFileT) string {
+func registryURL(t *testing.T, c *compose) string {
 	t.Helper()
 	sr := c.mustService(t, "schema-registry")
 	u, err := url.Parse(sr.env["SCHEMA_REGISTRY_LISTENERS"])
@@ -556,7 +355,7 @@ func TestImagesPinned(t *testing.T) {
 		s := c.Services[name]
 		if s.Build != nil {
 			if !s.builtHere() {
-				t.Errorf("service %s: build %+v: only ./Dockerfile with context . is expected", name, *s.Build)
+				t.Errorf("service %s: build context %s, dockerfile %s: only ./Dockerfile with context . is expected", name, s.Build.Context, s.Build.Dockerfile)
 			}
 			if s.Image != "" && imageTag(s.Image) == "" {
 				t.Errorf("service %s: built image named %q without a tag", name, s.Image)
@@ -610,36 +409,30 @@ func TestHealthchecksAndRestart(t *testing.T) {
 		case s.Restart == "":
 			t.Errorf("service %s: no restart policy: say \"no\" for a one-shot container, unless-stopped for the rest", name)
 		case s.oneShot():
-			if s.Healthcheck != nil && !s.Healthcheck.Disable {
+			if s.HealthCheck != nil && !s.HealthCheck.Disable {
 				t.Errorf("service %s: a one-shot container (restart \"no\") with a healthcheck", name)
 			}
 			continue
 		case s.Restart != "unless-stopped" && s.Restart != "always" && !strings.HasPrefix(s.Restart, "on-failure"):
 			t.Errorf("service %s: restart %q is not a Compose restart policy", name, s.Restart)
 		}
-		h := s.Healthcheck
+		h := s.HealthCheck
 		if h == nil || h.Disable {
 			t.Errorf("service %s: long-running without a healthcheck: nothing can wait for it (condition: service_healthy)", name)
 			continue
 		}
-		args, _ := h.argv()
+		args, _ := healthArgs(h)
 		if len(args) == 0 || args[0] == "NONE" {
-			t.Errorf("service %s: healthcheck has no command: %v", name, h.Test.List)
+			t.Errorf("service %s: healthcheck has no command: %v", name, h.Test)
 		}
-		for what, d := range map[string]string{"interval": h.Interval, "timeout": h.Timeout} {
-			if d == "" {
+		// (compose-go has parsed the durations: a bad one fails the load.)
+		for what, d := range map[string]*types.Duration{"interval": h.Interval, "timeout": h.Timeout} {
+			if d == nil {
 				t.Errorf("service %s: healthcheck %s not set (Docker's default is 30s)", name, what)
-			} else if _, err := time.ParseDuration(d); err != nil {
-				t.Errorf("service %s: healthcheck %s %q: %v", name, what, d, err)
 			}
 		}
-		if h.Retries < 1 {
-			t.Errorf("service %s: healthcheck retries %d", name, h.Retries)
-		}
-		if h.StartPeriod != "" {
-			if _, err := time.ParseDuration(h.StartPeriod); err != nil {
-				t.Errorf("service %s: healthcheck start_period %q: %v", name, h.StartPeriod, err)
-			}
+		if h.Retries == nil || *h.Retries < 1 {
+			t.Errorf("service %s: healthcheck retries not set or 0", name)
 		}
 	}
 }
@@ -655,11 +448,11 @@ func TestDependsOn(t *testing.T) {
 				continue
 			}
 			switch d.Condition {
-			case "service_healthy":
-				if target.Healthcheck == nil || target.Healthcheck.Disable {
+			case types.ServiceConditionHealthy:
+				if target.HealthCheck == nil || target.HealthCheck.Disable {
 					t.Errorf("service %s waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
 				}
-			case "service_completed_successfully":
+			case types.ServiceConditionCompletedSuccessfully:
 				if !target.oneShot() {
 					t.Errorf("service %s waits for %s to complete, but %s is long-running (restart %q)", name, dep, dep, target.Restart)
 				}
@@ -709,17 +502,17 @@ func TestPortsUnique(t *testing.T) {
 	seen := map[string]string{}
 	for _, name := range c.names() {
 		for _, p := range c.Services[name].Ports {
-			if p.Host == "" {
-				t.Errorf("service %s: port %q publishes on a random host port: give it one", name, p.raw)
+			if p.Published == "" {
+				t.Errorf("service %s: port %q publishes on a random host port: give it one", name, portString(p))
 				continue
 			}
-			if _, err := strconv.Atoi(p.Host); err != nil {
-				t.Errorf("service %s: port %q: host port %q is not a number (ranges are not expected here)", name, p.raw, p.Host)
+			if _, err := strconv.Atoi(p.Published); err != nil {
+				t.Errorf("service %s: port %q: host port %q is not a number (ranges are not expected here)", name, portString(p), p.Published)
 			}
-			if _, err := strconv.Atoi(p.Container); err != nil {
-				t.Errorf("service %s: port %q: container port %q is not a number", name, p.raw, p.Container)
+			if p.Target == 0 {
+				t.Errorf("service %s: port %q: no container port", name, portString(p))
 			}
-			key := p.Host + "/" + p.Protocol
+			key := p.Published + "/" + p.Protocol
 			if other, dup := seen[key]; dup {
 				t.Errorf("host port %s is published by both %s and %s", key, other, name)
 			}
@@ -734,21 +527,21 @@ func TestVolumes(t *testing.T) {
 	for _, name := range c.names() {
 		for _, m := range c.Services[name].Volumes {
 			if m.Target == "" || !strings.HasPrefix(m.Target, "/") {
-				t.Errorf("service %s: volume %q: target is not an absolute path", name, m.raw)
+				t.Errorf("service %s: volume %q: target is not an absolute path", name, m.String())
 			}
 			switch {
 			case m.Source == "":
-				t.Errorf("service %s: anonymous volume %q: name it so that the data survives `compose down`", name, m.raw)
-			case m.bind():
-				if strings.HasPrefix(m.Source, "/") || strings.HasPrefix(m.Source, "~") {
-					t.Errorf("service %s: bind mount %q of a path outside the repository", name, m.raw)
+				t.Errorf("service %s: anonymous volume %q: name it so that the data survives `compose down`", name, m.String())
+			case bind(m):
+				if rel := repoPath(m); rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+					t.Errorf("service %s: bind mount %q of a path outside the repository", name, m.String())
 					continue
 				}
-				if _, err := os.Stat(filepath.Join(root, m.Source)); err != nil {
-					t.Errorf("service %s: bind mount %q: %v", name, m.raw, err)
+				if _, err := os.Stat(m.Source); err != nil {
+					t.Errorf("service %s: bind mount %q: %v", name, m.String(), err)
 				}
 				if !m.ReadOnly {
-					t.Errorf("service %s: bind mount %q of the repository is writable: add :ro", name, m.raw)
+					t.Errorf("service %s: bind mount %q of the repository is writable: add :ro", name, m.String())
 				}
 			default:
 				used[m.Source] = true
@@ -765,7 +558,7 @@ func TestVolumes(t *testing.T) {
 	}
 	for svc, dir := range map[string]string{"kafka": "/var/lib/kafka/data", "mysql": "/var/lib/mysql", "mongodb": "/data/db"} {
 		s := c.mustService(t, svc)
-		if !slices.ContainsFunc(s.Volumes, func(m mountT) bool { return m.Target == dir && !m.bind() && m.Source != "" }) {
+		if !slices.ContainsFunc(s.Volumes, func(m types.ServiceVolumeConfig) bool { return m.Target == dir && !bind(m) && m.Source != "" }) {
 			t.Errorf("service %s: no named volume on its data directory %s", svc, dir)
 		}
 	}
@@ -839,10 +632,10 @@ func TestKafka(t *testing.T) {
 	}
 	if host == nil {
 		t.Errorf("kafka: no advertised listener localhost:<port> for the host")
-	} else if !slices.ContainsFunc(k.Ports, func(p portT) bool { return p.Host == host.port && p.Container == host.port }) {
+	} else if !slices.ContainsFunc(k.Ports, func(p types.ServicePortConfig) bool { return p.Published == host.port && target(p) == host.port }) {
 		t.Errorf("kafka: the host listener localhost:%s is not published as %s:%s (a client on the host is sent there)", host.port, host.port, host.port)
 	}
-	if slices.ContainsFunc(k.Ports, func(p portT) bool { return p.Container == internal.port }) {
+	if slices.ContainsFunc(k.Ports, func(p types.ServicePortConfig) bool { return target(p) == internal.port }) {
 		t.Errorf("kafka: the internal listener's port %s is published: a host client would be sent to kafka:%s, which it cannot resolve", internal.port, internal.port)
 	}
 	if env["KAFKA_INTER_BROKER_LISTENER_NAME"] != internal.name {
@@ -867,8 +660,8 @@ func TestKafka(t *testing.T) {
 		}
 	}
 	// The healthcheck asks a listener of this broker.
-	if k.Healthcheck != nil {
-		args, _ := k.Healthcheck.argv()
+	if k.HealthCheck != nil {
+		args, _ := healthArgs(k.HealthCheck)
 		i := slices.Index(args, "--bootstrap-server")
 		if i < 0 || i+1 >= len(args) {
 			t.Errorf("kafka: healthcheck %v does not name --bootstrap-server", args)
@@ -970,16 +763,16 @@ func TestGoServices(t *testing.T) {
 			if !s.builtHere() {
 				t.Fatalf("not built from ./Dockerfile")
 			}
-			// command: the binary, no shell (the image has none).
-			if s.Command.Shell || len(s.Command.List) == 0 {
-				t.Fatalf("command %v: want [\"%s<binary>\", flags...] (exec form: the distroless image has no shell)", s.Command.List, binDir)
+			// command: the binary (Compose runs it without a shell; the image has none).
+			if len(s.Command) == 0 {
+				t.Fatalf("command %v: want [\"%s<binary>\", flags...]", s.Command, binDir)
 			}
-			if len(s.Entrypoint.List) > 0 {
-				t.Errorf("entrypoint %v: the command alone picks the binary", s.Entrypoint.List)
+			if len(s.Entrypoint) > 0 {
+				t.Errorf("entrypoint %v: the command alone picks the binary", s.Entrypoint)
 			}
-			bin := strings.TrimPrefix(s.Command.List[0], binDir)
-			if bin == s.Command.List[0] || strings.Contains(bin, "/") {
-				t.Fatalf("command %q: want %s<binary>", s.Command.List[0], binDir)
+			bin := strings.TrimPrefix(s.Command[0], binDir)
+			if bin == s.Command[0] || strings.Contains(bin, "/") {
+				t.Fatalf("command %q: want %s<binary>", s.Command[0], binDir)
 			}
 			if bin != name {
 				t.Errorf("service %s runs %s: service and binary names differ", name, bin)
@@ -1023,23 +816,23 @@ func TestGoServices(t *testing.T) {
 					t.Errorf("HTTP_ADDR port %s, but %s's default is %s (%s): keep the documented port", port, bin, dp, def)
 				}
 			}
-			if !slices.ContainsFunc(s.Ports, func(p portT) bool { return p.Container == port && p.Host == port }) {
+			if !slices.ContainsFunc(s.Ports, func(p types.ServicePortConfig) bool { return target(p) == port && p.Published == port }) {
 				t.Errorf("HTTP_ADDR port %s is not published as \"%s:%s\" (ports %v)", port, port, port, s.Ports)
 			}
 			for _, p := range s.Ports {
-				if p.Container != port {
-					t.Errorf("port %q: %s listens only on %s", p.raw, bin, port)
+				if target(p) != port {
+					t.Errorf("port %q: %s listens only on %s", portString(p), bin, port)
 				}
 			}
-			if s.Healthcheck == nil {
+			if s.HealthCheck == nil {
 				t.Fatalf("no healthcheck")
 			}
-			args, shell := s.Healthcheck.argv()
+			args, shell := healthArgs(s.HealthCheck)
 			if shell {
-				t.Errorf("healthcheck %v runs a shell: the distroless image has none; use [\"CMD\", \"%shealthcheck\", URL]", s.Healthcheck.Test.List, binDir)
+				t.Errorf("healthcheck %v runs a shell: the distroless image has none; use [\"CMD\", \"%shealthcheck\", URL]", s.HealthCheck.Test, binDir)
 			}
 			if len(args) != 2 || args[0] != binDir+"healthcheck" {
-				t.Errorf("healthcheck %v: want [\"CMD\", \"%shealthcheck\", \"http://127.0.0.1:%s/readyz\"]", s.Healthcheck.Test.List, binDir, port)
+				t.Errorf("healthcheck %v: want [\"CMD\", \"%shealthcheck\", \"http://127.0.0.1:%s/readyz\"]", s.HealthCheck.Test, binDir, port)
 			} else {
 				u, err := url.Parse(args[1])
 				if err != nil || u.Scheme != "http" || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") || u.Port() != port || u.Path != "/readyz" {
@@ -1088,7 +881,7 @@ func TestGoServices(t *testing.T) {
 			}
 			for dep := range needs {
 				d, ok := s.DependsOn[dep]
-				if !ok || d.Condition != "service_healthy" {
+				if !ok || d.Condition != types.ServiceConditionHealthy {
 					t.Errorf("does not wait for %s (depends_on %s: condition: service_healthy)", dep, dep)
 				}
 			}
@@ -1133,7 +926,7 @@ func checkValue(f flagInfo, v string) error {
 	return err
 }
 
-func checkMongoURI(t *testing.T, c *composeFileT, what, uri string) {
+func checkMongoURI(t *testing.T, c *compose, what, uri string) {
 	t.Helper()
 	rest, ok := strings.CutPrefix(uri, "mongodb://")
 	if !ok {
@@ -1269,10 +1062,10 @@ func TestConnect(t *testing.T) {
 	if !fetcher.oneShot() {
 		t.Errorf("connect-plugins: restart %q, want \"no\" (a one-shot container)", fetcher.Restart)
 	}
-	run := strings.Join(append(slices.Clone(fetcher.Entrypoint.List), fetcher.Command.List...), " ")
+	run := strings.Join(append(slices.Clone([]string(fetcher.Entrypoint)), fetcher.Command...), " ")
 	var scriptsAt, cacheVolume string
 	for _, m := range fetcher.Volumes {
-		if path.Clean(m.Source) == "scripts" {
+		if repoPath(m) == "scripts" {
 			scriptsAt = m.Target
 		}
 		if m.Target == fetcher.env["CONNECT_CACHE_DIR"] {
@@ -1285,15 +1078,15 @@ func TestConnect(t *testing.T) {
 	if _, named := c.Volumes[cacheVolume]; cacheVolume == "" || !named {
 		t.Errorf("connect-plugins: CONNECT_CACHE_DIR=%q is not a named volume's mount", fetcher.env["CONNECT_CACHE_DIR"])
 	}
-	if d := w.DependsOn["connect-plugins"]; d.Condition != "service_completed_successfully" {
+	if d := w.DependsOn["connect-plugins"]; d.Condition != types.ServiceConditionCompletedSuccessfully {
 		t.Errorf("connect does not wait for connect-plugins to complete")
 	}
 	mountedAt := ""
 	for _, m := range w.Volumes {
-		if m.Source == cacheVolume {
+		if m.Source == cacheVolume && !bind(m) {
 			mountedAt = m.Target
 			if !m.ReadOnly {
-				t.Errorf("connect: mount %q is writable: add :ro", m.raw)
+				t.Errorf("connect: mount %q is writable: add :ro", m.String())
 			}
 		}
 	}
@@ -1381,16 +1174,16 @@ func scriptOf(t *testing.T, s *service, script string) string {
 	t.Helper()
 	var target string
 	for _, m := range s.Volumes {
-		if path.Clean(m.Source) == "deploy/"+script {
+		if repoPath(m) == "deploy/"+script {
 			target = m.Target
 		}
 	}
 	if target == "" {
-		t.Fatalf("service %s does not mount ./deploy/%s", s.name, script)
+		t.Fatalf("service %s does not mount ./deploy/%s", s.Name, script)
 	}
-	run := append(slices.Clone(s.Entrypoint.List), s.Command.List...)
+	run := append(slices.Clone([]string(s.Entrypoint)), s.Command...)
 	if !slices.Contains(run, target) && !slices.ContainsFunc(run, func(a string) bool { return strings.Contains(a, target) }) {
-		t.Errorf("service %s mounts deploy/%s at %s but runs %v", s.name, script, target, run)
+		t.Errorf("service %s mounts deploy/%s at %s but runs %v", s.Name, script, target, run)
 	}
 	raw, err := os.ReadFile(filepath.Join(root, "deploy", script))
 	if err != nil {
@@ -1433,7 +1226,7 @@ func TestConnectWatchdogService(t *testing.T) {
 	// connect-watchdog.sh runs the connect-init.sh next to it.
 	var watchdogAt, initAt string
 	for _, m := range s.Volumes {
-		switch path.Clean(m.Source) {
+		switch repoPath(m) {
 		case "deploy/connect-watchdog.sh":
 			watchdogAt = m.Target
 		case "deploy/connect-init.sh":
@@ -1445,10 +1238,10 @@ func TestConnectWatchdogService(t *testing.T) {
 	}
 	var target string
 	for _, m := range s.Volumes {
-		if path.Clean(m.Source) == "connectors/connect" {
+		if repoPath(m) == "connectors/connect" {
 			target = m.Target
 			if !m.ReadOnly {
-				t.Errorf("connect-watchdog: mount %q is writable: add :ro", m.raw)
+				t.Errorf("connect-watchdog: mount %q is writable: add :ro", m.String())
 			}
 		}
 	}
@@ -1470,12 +1263,12 @@ func TestConnectWatchdogService(t *testing.T) {
 	if err != nil || u.Hostname() != "connect" || !slices.Contains(w.containerPorts(), u.Port()) {
 		t.Errorf("connect-watchdog: CONNECT_URL=%q, want http://connect:<a port of connect %v>", s.env["CONNECT_URL"], w.containerPorts())
 	}
-	if d := s.DependsOn["connect"]; d.Condition != "service_healthy" {
+	if d := s.DependsOn["connect"]; d.Condition != types.ServiceConditionHealthy {
 		t.Errorf("connect-watchdog does not wait for connect to be healthy")
 	}
 	// Debezium and the MongoDB sink reach their database when their config is submitted.
 	for _, db := range []string{"mysql", "mongodb"} {
-		if d := s.DependsOn[db]; d.Condition != "service_healthy" {
+		if d := s.DependsOn[db]; d.Condition != types.ServiceConditionHealthy {
 			t.Errorf("connect-watchdog does not wait for %s to be healthy (the connector's validation connects to it)", db)
 		}
 	}
@@ -1871,16 +1664,16 @@ var removedIn84 = []string{
 // mysqlOptions parses the [mysqld] group of the cnf mounted into the mysql
 // service, names normalised (lower case, - as _), values unquoted. A loose-
 // prefix is kept in the name.
-func mysqlOptions(t *testing.T, c *composeFileT) map[string]string {
+func mysqlOptions(t *testing.T, c *compose) map[string]string {
 	t.Helper()
 	m := c.mustService(t, "mysql")
 	var cnf string
 	for _, v := range m.Volumes {
 		if strings.HasPrefix(v.Target, "/etc/mysql/conf.d/") && strings.HasSuffix(v.Target, ".cnf") {
-			if !v.bind() {
-				t.Fatalf("mysql: %q is not a file of the repository", v.raw)
+			if !bind(v) {
+				t.Fatalf("mysql: %q is not a file of the repository", v.String())
 			}
-			cnf = v.Source
+			cnf = repoPath(v)
 		}
 	}
 	if cnf == "" {
@@ -1932,7 +1725,7 @@ func TestMySQL(t *testing.T) {
 	init := map[string]string{}
 	for _, v := range m.Volumes {
 		if dir, file := path.Split(v.Target); dir == "/docker-entrypoint-initdb.d/" {
-			init[path.Clean(v.Source)] = file
+			init[repoPath(v)] = file
 		}
 	}
 	for _, f := range []string{"ddl.sql", "dml.sql", "users.sql"} {
@@ -1946,8 +1739,8 @@ func TestMySQL(t *testing.T) {
 		t.Errorf("mysql: init order %s, %s: the entrypoint runs them in name order and dml.sql needs ddl.sql's tables", d, m)
 	}
 	// The healthcheck must not pass while the init scripts still run.
-	if m.Healthcheck != nil {
-		args, _ := m.Healthcheck.argv()
+	if m.HealthCheck != nil {
+		args, _ := healthArgs(m.HealthCheck)
 		joined := strings.Join(args, " ")
 		if !strings.Contains(joined, "127.0.0.1") && !strings.Contains(strings.ToLower(joined), "protocol=tcp") {
 			t.Errorf("mysql: healthcheck %q does not use TCP: over the socket it passes while the entrypoint's temporary server (no network) runs the init scripts", joined)

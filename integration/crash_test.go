@@ -1,13 +1,11 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,36 +21,18 @@ type process struct {
 	name string
 	args []string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.Output
 	runs int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(s.b.String()), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func (p *pipeline) process(name string, args ...string) *process {
 	common := []string{"--bootstrap.servers", strings.Join(p.brokers, ","), "--schema.registry.url", p.regURL,
 		"--session.timeout.ms", "6000", "--log.level", "warn", "--http.addr", "127.0.0.1:0"}
-	s := &process{t: p.t, name: name, args: append(common, args...), out: &syncBuffer{}}
+	s := &process{t: p.t, name: name, args: append(common, args...), out: &testkit.Output{}}
 	p.t.Cleanup(func() {
 		s.stop()
 		if p.t.Failed() {
-			p.t.Logf("%s output (last lines):\n%s", name, s.out.tail(40))
+			p.t.Logf("%s output (last lines):\n%s", name, s.out.Tail(40))
 		}
 	})
 	return s
@@ -68,7 +48,7 @@ func (s *process) start() {
 
 // kill SIGKILLs the running process, after checking it was still running.
 func (s *process) kill() {
-	require.NoError(s.t, s.cmd.Process.Signal(syscall.Signal(0)), "%s died on its own:\n%s", s.name, s.out.tail(40))
+	require.NoError(s.t, s.cmd.Process.Signal(syscall.Signal(0)), "%s died on its own:\n%s", s.name, s.out.Tail(40))
 	require.NoError(s.t, s.cmd.Process.Kill())
 	_ = s.cmd.Wait()
 }

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/orderstream/pipeline/connectors/mongosink"
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/services"
@@ -46,6 +47,7 @@ func TestEndToEnd(t *testing.T) {
 		sink := &services.Sink{}
 		services.Defaults(sink)
 		sink.URI, sink.Database, sink.Topic = mongoSrv.URI(), strings.ReplaceAll(prefix, "-", "_"), string(p.totals.Totals)
+		sink.Compat = mongosink.CompatFerretDB
 		sink.Group, sink.DLQ = prefix+"-mongo-sink", prefix+"-mongo-sink-dlq"
 		prod := &services.Producer{}
 		services.Defaults(prod)

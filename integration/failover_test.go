@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/orderstream/pipeline/connectors/mongosink"
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/services"
@@ -59,6 +60,7 @@ func TestClusterFailoverUnderThePipeline(t *testing.T) {
 	prod.Options.Count, prod.Options.Rate = 0, 250 // until stopped, after the second restart: the kills are mid-stream
 	sink := &services.Sink{}
 	services.Defaults(sink)
+	sink.Compat = mongosink.CompatFerretDB
 	sink.URI, sink.Database, sink.Topic = mongoSrv.URI(), strings.ReplaceAll(prefix, "-", "_"), string(p.totals.Totals)
 	sink.Group, sink.DLQ = prefix+"-mongo-sink", prefix+"-mongo-sink-dlq"
 

@@ -242,12 +242,18 @@ func (p *pipeline) runProcessors(ctx context.Context) <-chan error {
 	require.NoError(t, err)
 	tc, err := totals.NewCodecs(ctx, p.reg, p.totalsID, p.totals)
 	require.NoError(t, err)
-	j := details.New(details.Options{Group: p.detailsID, Topics: p.details, MaxRetries: 5, RetryDelay: time.Second, Logger: env.Log}, dc)
 	a := totals.New(p.totalsID, p.totals, tc, env.Log)
 	done := make(chan error, 1)
 	go func() {
 		done <- env.Supervise(ctx, func(ctx context.Context) error {
-			return env.RunProcessors(ctx, "", j.Graph(), j.RetryGraph(), a.Graph())
+			var clients config.Clients
+			defer clients.Close()
+			views, err := details.NewViews(p.brokers, p.details, dc, p.kafka.ViewOptions(env.Sarama, env.Log, &clients, "")...)
+			if err != nil {
+				return err
+			}
+			j := details.New(details.Options{Group: p.detailsID, Topics: p.details, MaxRetries: 5, RetryDelay: time.Second, Logger: env.Log}, dc, views)
+			return env.RunProcessors(ctx, "", []*goka.View{views[p.details.Customers], views[p.details.Products]}, j.Graph(), j.RetryGraph(), a.Graph())
 		})
 	}()
 	return done

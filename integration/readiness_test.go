@@ -19,6 +19,7 @@ import (
 
 	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
+	"github.com/orderstream/pipeline/connectors/mongosink"
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/services"
@@ -189,6 +190,7 @@ func TestMongoSinkNotReadyWhileMongoDBIsDown(t *testing.T) {
 	prefix := strings.TrimSuffix(string(p.details.Orders), "-orders")
 	sink := &services.Sink{}
 	services.Defaults(sink)
+	sink.Compat = mongosink.CompatFerretDB
 	// Quick to give up on a server that does not answer, so that the
 	// failure shows within the test.
 	sink.URI = mongoSrv.URI() + "?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"

@@ -7,6 +7,8 @@ set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 PROG=${0##*/}
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$SCRIPT_DIR/lib/common.sh"
 
 # One version of each, everywhere: keep equal to scripts/connect/pom.xml's defaults and connectors/README.md
 # (connectors/connect_test.go checks the plugin versions the worker reports; docker-compose's connect-plugins
@@ -24,6 +26,7 @@ STOP_TIMEOUT=${CONNECT_STOP_TIMEOUT:-30}
 HEAP_OPTS=${CONNECT_HEAP_OPTS:--Xms256m -Xmx1g}
 JVM_OPTS=${CONNECT_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1 -Djava.awt.headless=true}
 APT_PACKAGES=(openjdk-17-jre-headless maven)
+JAVA_FOR="Kafka Connect $KAFKA_VERSION and Debezium $DEBEZIUM_VERSION"
 # The connector classes `start` waits for in GET /connector-plugins (each plugin directory provides one).
 WANT_PLUGINS=(
   io.debezium.connector.mariadb.MariaDbConnector
@@ -79,21 +82,8 @@ Example:
 EOF
 }
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit 1
-}
 
-abs_path() {
-  realpath -m -- "$1"
-}
 
-check_port_number() {
-  if ! [[ $2 =~ ^[0-9]+$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
-    die "$1 must be a port number, got '$2'"
-  fi
-}
 
 init_paths() {
   check_port_number CONNECT_PORT "$PORT"
@@ -114,36 +104,9 @@ init_paths() {
   LOG4J_CONFIG=$DATA_DIR/log4j2.properties
 }
 
-# lock FILE: hold an exclusive lock on FILE (fd 9) until the script exits.
-lock() {
-  command -v flock >/dev/null 2>&1 || return 0
-  mkdir -p -- "$(dirname -- "$1")"
-  exec 9>"$1"
-  flock -w 300 9 || die "could not lock $1 within 300 s (another $PROG running?)"
-}
 
-apt_install_or_die() {
-  local what=$1
-  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    die "$what not found. Install the Debian packages: sudo apt-get install -y ${APT_PACKAGES[*]}"
-  fi
-  log "$what not found: installing ${APT_PACKAGES[*]} with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}" >&2 ||
-    die "apt-get install ${APT_PACKAGES[*]} failed"
-}
 
-need_java() {
-  command -v java >/dev/null 2>&1 || apt_install_or_die java
-  local spec
-  spec=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
-  [[ ${spec%%.*} =~ ^[0-9]+$ ]] || die "could not tell the version of $(command -v java)"
-  ((${spec%%.*} >= 17)) || die "Kafka Connect $KAFKA_VERSION and Debezium $DEBEZIUM_VERSION need Java 17+, $(command -v java) is Java $spec (install openjdk-17-jre-headless)"
-}
 
-need_mvn() {
-  command -v mvn >/dev/null 2>&1 || apt_install_or_die mvn
-}
 
 fetch_wanted() {
   printf 'kafka=%s debezium=%s mongo=%s pom=%s script-layout=3\n' "$KAFKA_VERSION" "$DEBEZIUM_VERSION" \
@@ -290,15 +253,6 @@ worker_pid() {
   printf '%s\n' "$pid"
 }
 
-port_open() {
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
-}
-
-port_owner() {
-  command -v ss >/dev/null 2>&1 || return 0
-  ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3 || true
-}
 
 # rest GET PATH: the body of a GET on the worker's REST API, or fail.
 rest_get() {
@@ -501,38 +455,7 @@ $owner}
   log "ready on http://$HOST:$PORT (pid $pid) in $((SECONDS - t0)) s"
 }
 
-# stop_pid PID: SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL.
-stop_pid() {
-  local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      log "still running after ${STOP_TIMEOUT} s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5
-      break
-    fi
-    sleep 0.2
-  done
-}
-
-cmd_stop() {
-  if [[ ! -d $DATA_DIR ]]; then
-    log "not running"
-    return 0
-  fi
-  lock "$DATA_DIR/.lock"
-  local pid t0=$SECONDS
-  if ! pid=$(worker_pid); then
-    rm -f -- "$PID_FILE"
-    log "not running"
-    return 0
-  fi
-  log "stopping (pid $pid)"
-  stop_pid "$pid"
-  rm -f -- "$PID_FILE"
-  log "stopped in $((SECONDS - t0)) s"
-}
+cmd_stop() { stop_daemon worker_pid; }
 
 cmd_status() {
   local pid

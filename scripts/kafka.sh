@@ -7,6 +7,8 @@ set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd)
 PROG=${0##*/}
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$SCRIPT_DIR/lib/common.sh"
 
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 POM=$SCRIPT_DIR/kafka/pom.xml
@@ -18,6 +20,7 @@ STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 JVM_OPTS=${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}
 APT_PACKAGES=(openjdk-17-jre-headless maven)
+JAVA_FOR="Kafka $KAFKA_VERSION"
 LOG_PREFIX=""      # before every log line ("node 2: " in cluster mode)
 WHAT="the broker" # what log and error messages call the broker being handled ("node 2" in cluster mode)
 
@@ -118,22 +121,8 @@ Examples:
 EOF
 }
 
-log() { printf '%s: %s%s\n' "$PROG" "$LOG_PREFIX" "$*" >&2; }
-die() {
-  printf '%s: %serror: %s\n' "$PROG" "$LOG_PREFIX" "$*" >&2
-  exit 1
-}
 
-# abs_path PATH: absolute, normalised PATH (which need not exist yet).
-abs_path() {
-  realpath -m -- "$1"
-}
 
-check_port_number() {
-  if ! [[ $2 =~ ^[0-9]+$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
-    die "$1 must be a port number, got '$2'"
-  fi
-}
 
 init_paths() {
   check_port_number KAFKA_PORT "$PORT"
@@ -155,36 +144,9 @@ init_paths() {
   CLUSTER_ID_FILE=$DATA_DIR/cluster.id
 }
 
-# lock FILE: hold an exclusive lock on FILE (fd 9) until the script exits.
-lock() {
-  command -v flock >/dev/null 2>&1 || return 0
-  mkdir -p -- "$(dirname -- "$1")"
-  exec 9>"$1"
-  flock -w 300 9 || die "could not lock $1 within 300 s (another $PROG running?)"
-}
 
-apt_install_or_die() {
-  local what=$1
-  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    die "$what not found. Install the Debian packages: sudo apt-get install -y ${APT_PACKAGES[*]}"
-  fi
-  log "$what not found: installing ${APT_PACKAGES[*]} with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}" >&2 ||
-    die "apt-get install ${APT_PACKAGES[*]} failed"
-}
 
-need_java() {
-  command -v java >/dev/null 2>&1 || apt_install_or_die java
-  local spec
-  spec=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
-  [[ ${spec%%.*} =~ ^[0-9]+$ ]] || die "could not tell the version of $(command -v java)"
-  ((${spec%%.*} >= 17)) || die "Kafka $KAFKA_VERSION needs Java 17+, $(command -v java) is Java $spec (install openjdk-17-jre-headless)"
-}
 
-need_mvn() {
-  command -v mvn >/dev/null 2>&1 || apt_install_or_die mvn
-}
 
 fetch_wanted() {
   printf 'kafka=%s pom=%s\n' "$KAFKA_VERSION" "$(sha256sum "$POM" | cut -d' ' -f1)"
@@ -263,19 +225,6 @@ is_our_broker() {
   ((${#args[@]} >= 2)) && [[ ${args[-2]} == kafka.Kafka && ${args[-1]} == "$CONFIG" ]]
 }
 
-# pid_alive PID: the process exists and is not a zombie (a SIGKILLed broker whose parent has not reaped it yet).
-pid_alive() {
-  local stat
-  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
-  stat=${stat##*) } # "PID (COMM) STATE ..."
-  [[ -n $stat && ${stat%% *} != [ZX] ]]
-}
-
-port_open() {
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
-}
-
 # kafka_answers: send an ApiVersions (v0) request to the broker port and check that a Kafka response with our
 # correlation id comes back. Proves a Kafka broker is serving requests, not just that the port is open.
 kafka_answers() {
@@ -322,10 +271,6 @@ show_log_tail() {
   done
 }
 
-port_owner() {
-  command -v ss >/dev/null 2>&1 || return 0
-  ss -Hltnp "sport = :$1" 2>/dev/null | head -n 3 || true
-}
 
 random_cluster_id() {
   # A Kafka cluster id is a base64url UUID (16 random bytes, 22 chars); Kafka avoids a leading '-'.
@@ -489,7 +434,7 @@ launch_broker() {
   local write=$1 data_setting=$2 port_settings=$3 p owner
   rm -f -- "$PID_FILE"
   for p in "$PORT" "$CONTROLLER_PORT"; do
-    if port_open "$p"; then
+    if port_open "$HOST" "$p"; then
       owner=$(port_owner "$p")
       die "port $HOST:$p is already in use by another process${owner:+:
 $owner}
@@ -513,38 +458,7 @@ $owner}
   printf '%s\n' "$LAUNCHED_PID" >"$PID_FILE"
 }
 
-# stop_pid PID: SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL.
-stop_pid() {
-  local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while pid_alive "$pid"; do
-    if ((SECONDS >= deadline)); then
-      log "still running after ${STOP_TIMEOUT} s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      sleep 0.5
-      break
-    fi
-    sleep 0.2
-  done
-}
-
-cmd_stop() {
-  if [[ ! -d $DATA_DIR ]]; then
-    log "not running"
-    return 0
-  fi
-  lock "$DATA_DIR/.lock"
-  local pid t0=$SECONDS
-  if ! pid=$(broker_pid); then
-    rm -f -- "$PID_FILE"
-    log "not running"
-    return 0
-  fi
-  log "stopping (pid $pid)"
-  stop_pid "$pid"
-  rm -f -- "$PID_FILE"
-  log "stopped in $((SECONDS - t0)) s"
-}
+cmd_stop() { stop_daemon broker_pid; }
 
 cmd_status() {
   local pid
@@ -750,7 +664,7 @@ cmd_cluster_start() {
     use_node "$n"
     broker_pid >/dev/null && continue
     for p in "$PORT" "$CONTROLLER_PORT"; do
-      if port_open "$p"; then
+      if port_open "$HOST" "$p"; then
         owner=$(port_owner "$p")
         die "port $HOST:$p is already in use by another process${owner:+:
 $owner}

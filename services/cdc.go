@@ -44,6 +44,8 @@ func (c *CDC) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.SnapshotMode, "snapshot.mode", cdc.SnapshotInitial, "initial: snapshot when there is no stored position; when_needed: also when the stored position was purged")
 	config.DurationMs(fs, &o.OffsetFlushInterval, "offset.flush.interval.ms", time.Second, "how often the acknowledged position is saved")
 	fs.BoolVar(&c.reset, "reset.offsets", false, "forget the stored position before starting: take a new snapshot")
+	fs.StringVar(&o.SchemaEvolution, "schema.evolution", cdc.EvolveSchema, "a column the topic's schema does not know: evolve (a new optional field, a new backward-compatible schema version) or fail (stop, naming table and column)")
+	config.DurationMs(fs, &o.HeartbeatInterval, "binlog.heartbeat.interval.ms", 10*time.Second, "how often an idle server sends a heartbeat (keeps the connection alive; the binlog lag is 0 once one says everything is read)")
 }
 
 // settle applies the flags that shape the tables.
@@ -84,11 +86,7 @@ func (c *CDC) Run(ctx context.Context, env *frame.Env) error {
 	opts := c.Options
 	opts.Logger = env.Log
 	opts.OnCapturing = env.Ready
-	kopts, err := env.Flags.Kafka.Franz(env.Log)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(append(kopts, kgo.MaxBufferedRecords(50_000))...)
+	cl, err := env.KafkaClient(kgo.MaxBufferedRecords(50_000))
 	if err != nil {
 		return err
 	}

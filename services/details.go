@@ -6,14 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/orderstream/pipeline/kit/config"
 	"github.com/orderstream/pipeline/kit/deadletter"
 	"github.com/orderstream/pipeline/kit/lineage"
 	"github.com/orderstream/pipeline/kit/topics"
@@ -75,11 +76,23 @@ func (d *Details) Run(ctx context.Context, env *frame.Env) error {
 	if err != nil {
 		return err
 	}
+	// One copy of each lookup table in the process, for both groups.
+	k := env.Flags.Kafka
+	var clients config.Clients
+	defer clients.Close()
+	viewDir := ""
+	if d.StateDir != "" {
+		viewDir = filepath.Join(d.StateDir, "tables")
+	}
+	views, err := details.NewViews(k.Brokers(), t, c, k.ViewOptions(env.Sarama, env.Log, &clients, viewDir)...)
+	if err != nil {
+		return err
+	}
 	j := details.New(details.Options{Group: goka.Group(d.Group), Topics: t, MaxRetries: d.MaxRetries, RetryDelay: d.RetryDelay,
-		Epoch: epoch, Logger: env.Log}, c)
+		Epoch: epoch, Logger: env.Log}, c, views)
 	env.Log.Info("starting orders-details", "group.id", d.Group, "retry.max", d.MaxRetries, "retry.backoff", d.RetryDelay, "epoch", epoch)
 	ctx, lineageErr := g.running(ctx, env)
-	err = env.RunProcessors(ctx, d.StateDir, j.Graph(), j.RetryGraph())
+	err = env.RunProcessors(ctx, d.StateDir, []*goka.View{views[t.Customers], views[t.Products]}, j.Graph(), j.RetryGraph())
 	return errors.Join(lineageErr(), err)
 }
 
@@ -157,11 +170,7 @@ func (d *Details) Commands() []Command {
 			if err != nil {
 				return err
 			}
-			kopts, err := env.Flags.Kafka.Franz(env.Log)
-			if err != nil {
-				return err
-			}
-			cl, err := kgo.NewClient(kopts...)
+			cl, err := env.KafkaClient()
 			if err != nil {
 				return err
 			}

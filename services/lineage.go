@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/orderstream/pipeline/kit/lineage"
 	"github.com/orderstream/pipeline/kit/run"
 	"github.com/orderstream/pipeline/services/frame"
@@ -31,11 +29,7 @@ type guard struct {
 }
 
 func newGuard(env *frame.Env, group, service string, watch []lineage.Watch, fix func(*lineage.Changed) string) (*guard, func(), error) {
-	opts, err := env.Flags.Kafka.Franz(env.Log)
-	if err != nil {
-		return nil, nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := env.KafkaClient()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -36,7 +36,7 @@ type Component interface {
 
 // Command is a one-off task of a service's binary, run as
 // `<binary> <name> [flags]` with the service's flags and its own
-// (`orders-details replay-dlq --from ...`).
+// (`orders-details replay-dlq --replay.from ...`).
 type Command struct {
 	Name, About string
 	// RegisterFlags adds the command's own flags.
@@ -117,6 +117,9 @@ func Main(name string, args []string) error {
 	env, err := f.Setup()
 	if err != nil {
 		return err
+	}
+	if limit := run.MemoryLimitFromCgroup(); limit > 0 {
+		env.Log.Info("GOMEMLIMIT set from the cgroup memory limit", "bytes", limit)
 	}
 	ctx, stop := run.SignalContext()
 	defer stop()

@@ -74,6 +74,6 @@ func (a *Totals) Run(ctx context.Context, env *frame.Env) error {
 	}
 	env.Log.Info("starting orders-totals-by-customer", "group.id", a.Group)
 	ctx, lineageErr := g.running(ctx, env)
-	err = env.RunProcessors(ctx, a.StateDir, totals.New(group, t, c, env.Log).Graph())
+	err = env.RunProcessors(ctx, a.StateDir, nil, totals.New(group, t, c, env.Log).Graph())
 	return errors.Join(lineageErr(), err)
 }

@@ -288,9 +288,23 @@ func TestSnapshotThenBinlog(t *testing.T) {
 		cards = append(cards, "5555555555554444", "4000056655665556", "378282246310005")
 		f.await(time.Minute)
 
-		gotC, _ := f.latest(f.opts.Tables[0].Topic)
+		gotC, recsC := f.latest(f.opts.Tables[0].Topic)
 		assert.Nil(t, gotC["3"], "deleted customer: tombstone last")
 		assert.Nil(t, gotC["4"], "customer whose id changed: tombstone for the old id")
+		// Debezium's headers on the two records of a primary-key change,
+		// as its SimpleHeaderConverter writes the key struct; none elsewhere.
+		headers := map[string]map[string]string{}
+		for _, r := range recsC {
+			h := map[string]string{}
+			for _, x := range r.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			headers[string(r.Key)] = h
+		}
+		assert.Equal(t, map[string]string{cdc.HeaderNewKey: `{"id":2000}`}, headers["4"], "the old key's tombstone")
+		assert.Equal(t, map[string]string{cdc.HeaderOldKey: `{"id":4}`}, headers["2000"], "the new key's record")
+		assert.Empty(t, headers["3"], "a delete's tombstone")
+		assert.Empty(t, headers["2"], "an update")
 		f.assertNoCardNumbers(cards)
 		require.NoError(t, stop())
 
@@ -377,4 +391,65 @@ func TestReconnectsAfterLostConnection(t *testing.T) {
 	require.Positive(t, killed, "no binlog stream to kill")
 	f.exec("UPDATE customers SET city = 'After the cut' WHERE id = 10", "DELETE FROM products WHERE id = 49")
 	f.await(time.Minute)
+}
+
+// TestBinlogDeadLetterNamesTheEventPosition: a row that does not fit its
+// schema goes to the dead-letter topic with headers naming where it is in
+// the binlog: the file, and the position of its rows event (where
+// mysqlbinlog --start-position finds it), not 0.
+func TestBinlogDeadLetterNamesTheEventPosition(t *testing.T) {
+	f := newFixture(t, testkit.Kfake(t))
+	stop := f.run(f.opts)
+	defer func() { require.NoError(t, stop()) }()
+	f.await(time.Minute)
+
+	// first_name may now be NULL in MySQL but not in the Avro schema.
+	f.exec("ALTER TABLE customers MODIFY first_name VARCHAR(100) NULL",
+		"INSERT INTO customers (id, first_name, last_name, email) VALUES (1500, NULL, 'Nameless', 'nameless@example.com')")
+	// Where the server put that row: the last rows event of the binlog.
+	var file string
+	var pos uint32
+	rows, err := f.root.Query("SHOW BINARY LOGS")
+	require.NoError(t, err)
+	for rows.Next() {
+		var name string
+		var size any
+		cols, _ := rows.Columns()
+		dest := []any{&name, &size}
+		for len(dest) < len(cols) {
+			dest = append(dest, new(any))
+		}
+		require.NoError(t, rows.Scan(dest...))
+		file = name
+	}
+	require.NoError(t, rows.Err())
+	events, err := f.root.Query("SHOW BINLOG EVENTS IN '" + file + "'")
+	require.NoError(t, err)
+	for events.Next() {
+		var logName, eventType, info string
+		var at, serverID, end uint64
+		require.NoError(t, events.Scan(&logName, &at, &eventType, &serverID, &end, &info))
+		if strings.HasPrefix(eventType, "Write_rows") {
+			pos = uint32(at)
+		}
+	}
+	require.NoError(t, events.Err())
+	require.NotZero(t, pos, "no rows event in %s", file)
+
+	var dead []*kgo.Record
+	for deadline := time.Now().Add(time.Minute); len(dead) == 0; {
+		_, dead = f.latest(f.opts.DeadLetterTopic)
+		if time.Now().After(deadline) {
+			t.Fatal("the row did not reach the dead-letter topic within a minute")
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval of a condition
+	}
+	require.Len(t, dead, 1)
+	h := map[string]string{}
+	for _, x := range dead[0].Headers {
+		h[x.Key] = string(x.Value)
+	}
+	assert.Equal(t, "binlog:"+file, h["__connect.errors.topic"])
+	assert.Equal(t, fmt.Sprint(pos), h["__connect.errors.offset"], "the rows event's position in %s", file)
+	assert.Contains(t, string(dead[0].Value), "Nameless")
 }

@@ -1,7 +1,6 @@
 package cdc_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,25 +39,8 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startBinary runs the cdc-source binary on the fixture.
-func (f *fixture) startBinary(out *lockedBuffer, extra ...string) *exec.Cmd {
+func (f *fixture) startBinary(out *testkit.Output, extra ...string) *exec.Cmd {
 	args := []string{"--bootstrap.servers", strings.Join(f.brokers, ","), "--schema.registry.url", f.url,
 		"--mysql.dsn", f.dsn, "--database", f.db, "--name", f.opts.Name,
 		"--topic.customers", f.opts.Tables[0].Topic, "--topic.products", f.opts.Tables[1].Topic,
@@ -116,7 +97,7 @@ func TestKilledSourceLosesNoChange(t *testing.T) {
 	testkit.Slow(t, "a crash test")
 	testkit.Clusters(t, func(t *testing.T, brokers []string) {
 		f := newFixture(t, brokers)
-		out := &lockedBuffer{}
+		out := &testkit.Output{}
 		defer func() {
 			if t.Failed() {
 				t.Logf("cdc-source output:\n%s", out.String())

@@ -20,8 +20,12 @@ var (
 	})
 	lagSeconds = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: "orderstream", Subsystem: "cdc", Name: "binlog_lag_seconds",
-		Help: "Now minus the timestamp of the last binlog event read.",
+		Help: "How far behind the server the source reads: now minus the time of the change last read, 0 once the server's heartbeat says everything is read.",
 	})
+	schemaChanges = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "orderstream", Subsystem: "cdc", Name: "schema_changes_total",
+		Help: "New value schema versions registered because a table gained columns, by topic.",
+	}, []string{"topic"})
 	offsetsSaved = promauto.NewCounter(prometheus.CounterOpts{
 		Namespace: "orderstream", Subsystem: "cdc", Name: "offsets_saved_total",
 		Help: "Binlog positions saved to the offsets topic.",

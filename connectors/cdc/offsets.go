@@ -44,26 +44,18 @@ type offsetStore struct {
 
 // load returns the latest offset stored under the connector's name, or nil.
 func (s *offsetStore) load(ctx context.Context) (*Offset, error) {
-	var latest *Offset
-	err := topics.ReadToEnd(ctx, s.cl, s.topic, func(r *kgo.Record) error {
-		if string(r.Key) != s.key {
-			return nil
-		}
-		if r.Value == nil {
-			latest = nil // reset
-			return nil
-		}
-		var o Offset
-		if err := json.Unmarshal(r.Value, &o); err != nil {
-			return fmt.Errorf("offset record at %s/%d@%d does not parse: %w", r.Topic, r.Partition, r.Offset, err)
-		}
-		latest = &o
-		return nil
-	})
+	v, found, err := topics.Latest(ctx, s.cl, s.topic, s.key)
 	if err != nil {
 		return nil, fmt.Errorf("loading the offset of %s: %w", s.key, err)
 	}
-	return latest, nil
+	if !found {
+		return nil, nil // none, or reset
+	}
+	var o Offset
+	if err := json.Unmarshal(v, &o); err != nil {
+		return nil, fmt.Errorf("the offset record of %s in %s does not parse: %w", s.key, s.topic, err)
+	}
+	return &o, nil
 }
 
 // save writes o and waits until Kafka acknowledged it.

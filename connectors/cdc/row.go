@@ -13,8 +13,10 @@ import (
 // rowMapper turns a captured row (column name -> value, as the binlog
 // decoder or the SQL driver hands it over) into the Avro record of its
 // table: the columns the schema names, converted to its types, masked
-// columns replaced. Columns the schema does not name are not forwarded, so
-// adding a column to the table does not break the stream.
+// columns replaced; a field whose column the row does not have (a column
+// added after the row was written, or dropped since) gets its default.
+// Columns the schema does not name are never dropped silently: the source
+// evolves the schema for them first (see reconcile).
 type rowMapper struct {
 	table       Table
 	fields      []tavro.SchemaField
@@ -103,6 +105,8 @@ func convert(t tavro.SchemaNode, v any) (any, error) {
 		return toRat(v)
 	case strings.HasPrefix(t.LogicalType, "timestamp-") || strings.HasPrefix(t.LogicalType, "local-timestamp-"):
 		return toTime(v)
+	case t.LogicalType == "date":
+		return toDate(v)
 	}
 	switch t.Type {
 	case "long":
@@ -125,6 +129,10 @@ func convert(t tavro.SchemaNode, v any) (any, error) {
 		s, err := toString(v)
 		if err != nil {
 			return nil, err
+		}
+		if t.Type == "float" {
+			f, err := strconv.ParseFloat(s, 32)
+			return float32(f), err
 		}
 		return strconv.ParseFloat(s, 64)
 	case "bytes":
@@ -173,6 +181,10 @@ func toString(v any) (string, error) {
 		return string(s), nil
 	case int64, int32, int16, int8, int, uint64, uint32, uint16, uint8, float64, float32:
 		return fmt.Sprint(s), nil
+	case time.Time:
+		// A TIMESTAMP column: Debezium's ZonedTimestamp, ISO-8601 in UTC
+		// with as many fractional digits as it needs.
+		return s.UTC().Format(time.RFC3339Nano), nil
 	}
 	return "", fmt.Errorf("%T is not text", v)
 }
@@ -189,6 +201,23 @@ func toRat(v any) (*big.Rat, error) {
 		return nil, fmt.Errorf("%q is not a decimal", s)
 	}
 	return r, nil
+}
+
+// toDate reads a DATE: a time.Time from the SQL driver, its text
+// (2006-01-02) from the binlog decoder.
+func toDate(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
+	case string, []byte:
+		s, _ := toString(t)
+		p, err := time.ParseInLocation("2006-01-02", s, time.UTC)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q is not a DATE: %w", s, err)
+		}
+		return p, nil
+	}
+	return time.Time{}, fmt.Errorf("%T is not a date", v)
 }
 
 // toTime reads DATETIME values, which hold UTC in this database.

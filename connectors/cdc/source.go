@@ -11,7 +11,8 @@
 // table's Avro record in our namespace (Confluent wire format, schema
 // registered under <topic>-value), masked columns replaced before the value
 // leaves the process. A deleted row becomes a tombstone; an update that
-// changes the id, a tombstone for the old id and a record for the new one.
+// changes the id, a tombstone for the old id and a record for the new one,
+// with Debezium's __debezium.newkey / __debezium.oldkey headers.
 //
 // First start: a consistent snapshot of the tables without a global lock
 // (MariaDB: START TRANSACTION WITH CONSISTENT SNAPSHOT reports the exact
@@ -23,6 +24,15 @@
 // Column names come from the binlog's own table-map events
 // (binlog_row_metadata=FULL), never from the current information_schema, so
 // events written before an ALTER TABLE are read right.
+//
+// Schema evolution: a column the topic's value schema does not know is never
+// dropped. By default (EvolveSchema) it becomes a new optional field of the
+// schema, registered as a new backward-compatible version, as Debezium with
+// the Avro converter does; a change no compatible version can express (a
+// column's type changes, a column whose field has no default is dropped)
+// stops the source with an error naming the table and the column. The
+// schema a run starts with is the .avsc plus what the latest registered
+// version added, so the evolution survives restarts.
 package cdc
 
 import (
@@ -68,7 +78,15 @@ type Options struct {
 	DeadLetterTopic     string
 	SnapshotMode        string
 	OffsetFlushInterval time.Duration
-	Logger              *slog.Logger
+	// SchemaEvolution is what a column the topic's schema does not know
+	// does: EvolveSchema (the default) or FailOnUnknownColumn.
+	SchemaEvolution string
+	// HeartbeatInterval is how often the server sends a heartbeat event
+	// when it has nothing else to send (default 10 s): it keeps the
+	// connection alive and tells the source it has read everything, which
+	// is when its binlog lag is 0.
+	HeartbeatInterval time.Duration
+	Logger            *slog.Logger
 	// OnCapturing, when set, is called once the source has checked the
 	// server and its stored position and is capturing (snapshot or
 	// binlog): the service reports itself ready then.
@@ -79,6 +97,7 @@ type Options struct {
 type Source struct {
 	opts    Options
 	cl      *kgo.Client
+	reg     *codecs.Registry
 	db      *sql.DB
 	dsn     *mysql.Config
 	tables  map[string]*capture // by "db.table"
@@ -86,11 +105,18 @@ type Source struct {
 	log     *slog.Logger
 }
 
-// capture is one captured table.
+// capture is one captured table and the schema its records are written
+// with (see reconcile).
 type capture struct {
 	Table
+	text   string // the schema, as registered
+	schema *tavro.Schema
 	mapper *rowMapper
 	codec  *codecs.Avro[map[string]any]
+	// checked: the columns of the binlog table-map event tableMap, which
+	// the schema was last reconciled with.
+	checked  []column
+	tableMap *replication.TableMapEvent
 }
 
 // New prepares a source: it registers the tables' schemas and opens the
@@ -114,6 +140,15 @@ func New(ctx context.Context, opts Options, cl *kgo.Client, reg *codecs.Registry
 	if opts.SnapshotMode != SnapshotInitial && opts.SnapshotMode != SnapshotWhenNeeded {
 		return nil, &run.Permanent{Err: fmt.Errorf("snapshot.mode %q: want %s or %s", opts.SnapshotMode, SnapshotInitial, SnapshotWhenNeeded)}
 	}
+	if opts.SchemaEvolution == "" {
+		opts.SchemaEvolution = EvolveSchema
+	}
+	if opts.SchemaEvolution != EvolveSchema && opts.SchemaEvolution != FailOnUnknownColumn {
+		return nil, &run.Permanent{Err: fmt.Errorf("schema.evolution %q: want %s or %s", opts.SchemaEvolution, EvolveSchema, FailOnUnknownColumn)}
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 10 * time.Second
+	}
 	dsn, err := mysql.ParseDSN(opts.DSN)
 	if err != nil {
 		return nil, &run.Permanent{Err: fmt.Errorf("mysql.dsn: %w", err)}
@@ -124,23 +159,22 @@ func New(ctx context.Context, opts Options, cl *kgo.Client, reg *codecs.Registry
 	if err != nil {
 		return nil, &run.Permanent{Err: fmt.Errorf("mysql.dsn: %w", err)}
 	}
-	s := &Source{opts: opts, cl: cl, db: db, dsn: dsn, tables: map[string]*capture{},
+	s := &Source{opts: opts, cl: cl, reg: reg, db: db, dsn: dsn, tables: map[string]*capture{},
 		offsets: &offsetStore{cl: cl, topic: opts.OffsetsTopic, key: opts.Name},
 		log:     opts.Logger.With("connector", opts.Name)}
 	for _, t := range opts.Tables {
-		schema, err := tavro.Parse(t.Schema)
-		if err != nil {
+		if _, err := tavro.Parse(t.Schema); err != nil {
 			return nil, &run.Permanent{Err: fmt.Errorf("table %s.%s: schema: %w", t.Database, t.Name, err)}
 		}
-		m, err := newRowMapper(t, schema, opts.MaskReplacement)
-		if err != nil {
-			return nil, &run.Permanent{Err: err}
-		}
-		codec, err := codecs.NewAvro[map[string]any](ctx, reg, codecs.ValueSubject(t.Topic), t.Schema)
+		text, err := startSchema(ctx, reg, t)
 		if err != nil {
 			return nil, err
 		}
-		s.tables[t.Database+"."+t.Name] = &capture{Table: t, mapper: m, codec: codec}
+		c := &capture{Table: t}
+		if err := s.useSchema(ctx, c, text); err != nil {
+			return nil, err
+		}
+		s.tables[t.Database+"."+t.Name] = c
 	}
 	return s, nil
 }
@@ -311,6 +345,10 @@ func (s *Source) snapshot(ctx context.Context) (*Offset, error) {
 	if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 		return nil, err
 	}
+	// TIMESTAMP columns read in UTC, as the binlog has them.
+	if _, err := conn.ExecContext(ctx, "SET SESSION time_zone = '+00:00'"); err != nil {
+		return nil, err
+	}
 	var pos Offset
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		// MariaDB reports the binlog position of the snapshot itself: no lock.
@@ -420,6 +458,13 @@ func (s *Source) snapshotTable(ctx context.Context, conn *sql.Conn, c *capture, 
 	if err != nil {
 		return 0, err
 	}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.reconcile(ctx, c, resultColumns(types), "the snapshot"); err != nil {
+		return 0, err
+	}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -435,7 +480,7 @@ func (s *Source) snapshotTable(ctx context.Context, conn *sql.Conn, c *capture, 
 		for i, col := range cols {
 			row[col] = vals[i]
 		}
-		if err := s.upsert(ctx, c, row, pos, promise); err != nil {
+		if err := s.upsert(ctx, c, row, pos, nil, promise); err != nil {
 			return done, err
 		}
 		done++
@@ -455,7 +500,7 @@ func (s *Source) snapshotTable(ctx context.Context, conn *sql.Conn, c *capture, 
 
 // upsert produces a row's record, or dead-letters a row that does not fit
 // its schema. It blocks when the client's buffer is full (backpressure).
-func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos Offset, promise func(*kgo.Record, error)) error {
+func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos Offset, headers []kgo.RecordHeader, promise func(*kgo.Record, error)) error {
 	key, err := c.mapper.key(row)
 	if err != nil {
 		return s.deadLetter(ctx, c, row, pos, err, promise)
@@ -464,7 +509,7 @@ func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos
 	if err == nil {
 		var v []byte
 		if v, err = c.codec.Encode(rec); err == nil {
-			s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key), Value: v}, promise)
+			s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key), Value: v, Headers: headers}, promise)
 			return ctx.Err()
 		}
 	}
@@ -472,9 +517,24 @@ func (s *Source) upsert(ctx context.Context, c *capture, row map[string]any, pos
 }
 
 // tombstone produces the deletion of key.
-func (s *Source) tombstone(ctx context.Context, c *capture, key string, promise func(*kgo.Record, error)) error {
-	s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key)}, promise)
+func (s *Source) tombstone(ctx context.Context, c *capture, key string, headers []kgo.RecordHeader, promise func(*kgo.Record, error)) error {
+	s.cl.Produce(ctx, &kgo.Record{Topic: c.Topic, Key: []byte(key), Headers: headers}, promise)
 	return ctx.Err()
+}
+
+// Debezium's headers on the records of an update that changes the key: the
+// old key's tombstone names the new key, the new key's record the old one.
+// The values are the key struct as Kafka Connect's SimpleHeaderConverter
+// writes it: {"id":12}.
+const (
+	HeaderNewKey = "__debezium.newkey"
+	HeaderOldKey = "__debezium.oldkey"
+)
+
+// keyHeader is a key-change header: the key column and its value as JSON.
+func (c *capture) keyHeader(name, key string) []kgo.RecordHeader {
+	v, _ := json.Marshal(map[string]json.Number{c.KeyColumn: json.Number(key)})
+	return []kgo.RecordHeader{{Key: name, Value: v}}
 }
 
 func (s *Source) deadLetter(ctx context.Context, c *capture, row map[string]any, pos Offset, cause error, promise func(*kgo.Record, error)) error {
@@ -525,8 +585,8 @@ func (s *Source) binlogConfig(flavor string) (replication.BinlogSyncerConfig, er
 		Charset:              "utf8mb4",
 		ParseTime:            true,
 		UseDecimal:           false, // DECIMAL as its exact text
-		HeartbeatPeriod:      10 * time.Second,
-		ReadTimeout:          30 * time.Second,
+		HeartbeatPeriod:      s.opts.HeartbeatInterval,
+		ReadTimeout:          max(30*time.Second, 3*s.opts.HeartbeatInterval),
 		MaxReconnectAttempts: 3,
 		Logger:               config.MinLevel(s.log.With("component", "go-mysql"), slog.LevelWarn),
 	}, nil

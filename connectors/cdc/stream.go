@@ -1,9 +1,11 @@
 package cdc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -154,9 +156,7 @@ func (s *Source) stream(ctx context.Context, from *Offset) error {
 			}
 			return explainPrivileges(fmt.Errorf("reading the binlog after %s: %w", saved, err), s.dsn.User)
 		}
-		if ev.Header.Timestamp > 0 {
-			lagSeconds.Set(time.Since(time.Unix(int64(ev.Header.Timestamp), 0)).Seconds())
-		}
+		observeLag(ev)
 		switch e := ev.Event.(type) {
 		case *replication.RotateEvent:
 			tr.mu.Lock()
@@ -171,7 +171,7 @@ func (s *Source) stream(ctx context.Context, from *Offset) error {
 			tr.gtid = fmt.Sprintf("%x:%d", e.SID, e.GNO)
 			tr.mu.Unlock()
 		case *replication.RowsEvent:
-			if err := s.rows(ctx, e, tr); err != nil {
+			if err := s.rows(ctx, e, ev.Header, tr); err != nil {
 				return err
 			}
 		case *replication.XIDEvent:
@@ -186,8 +186,27 @@ func (s *Source) stream(ctx context.Context, from *Offset) error {
 	}
 }
 
-// rows turns one rows event of a captured table into records.
-func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker) error {
+// observeLag sets the binlog lag from an event: now minus the time of a
+// change (rows, query, XID), and 0 on a heartbeat, which the server sends
+// only when it has nothing else to send: everything is read. Other events
+// say nothing about it: a format description or a GTID list carries the
+// time its binlog file was started (a stream started on an idle server
+// would read as hours behind), a rotate none.
+func observeLag(ev *replication.BinlogEvent) {
+	switch ev.Event.(type) {
+	case *replication.HeartbeatEvent:
+		lagSeconds.Set(0)
+	case *replication.RowsEvent, *replication.QueryEvent, *replication.XIDEvent:
+		if ev.Header.Timestamp > 0 {
+			lagSeconds.Set(max(0, time.Since(time.Unix(int64(ev.Header.Timestamp), 0)).Seconds()))
+		}
+	}
+}
+
+// rows turns one rows event of a captured table into records; h is the
+// event's header, whose start position (LogPos is where it ends) names the
+// rows in dead-letter headers.
+func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, h *replication.EventHeader, tr *tracker) error {
 	c := s.tables[string(e.Table.Schema)+"."+string(e.Table.Table)]
 	if c == nil {
 		return nil
@@ -197,45 +216,80 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 		return &run.Permanent{Err: fmt.Errorf("the binlog has no column names for %s.%s: set binlog_row_metadata=FULL on the server (see database/mysql-cdc.cnf)", c.Database, c.Name)}
 	}
 	tr.mu.Lock()
-	pos := Offset{File: tr.file}
+	pos := Offset{File: tr.file, Pos: h.LogPos - h.EventSize}
 	tr.mu.Unlock()
-	asRow := func(values []any) map[string]any {
+
+	cols, err := s.tableColumns(ctx, c, e.Table, "the binlog at "+pos.String())
+	if err != nil {
+		return err
+	}
+	// asRow maps a row's values to its columns; a value that is not its
+	// column's (an ENUM index out of range) is a bad row.
+	asRow := func(values []any) (map[string]any, error) {
 		row := make(map[string]any, len(names))
+		var bad error
 		for i, v := range values {
-			if i < len(names) {
-				row[names[i]] = v
+			if i >= len(names) {
+				continue
 			}
+			if i < len(cols) && cols[i].value != nil {
+				nv, err := cols[i].value(v)
+				if err != nil && bad == nil {
+					bad = fmt.Errorf("column %q: %w", names[i], err)
+				}
+				if err == nil {
+					v = nv
+				}
+			}
+			row[names[i]] = v
 		}
-		return row
+		return row, bad
 	}
 	switch e.Type() {
 	case replication.EnumRowsEventTypeInsert:
 		for _, values := range e.Rows {
 			binlogRows.WithLabelValues(c.Topic, "insert").Inc()
-			if err := s.upsert(ctx, c, asRow(values), pos, tr.promise()); err != nil {
+			row, bad := asRow(values)
+			if bad != nil {
+				if err := s.deadLetter(ctx, c, row, pos, bad, tr.promise()); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.upsert(ctx, c, row, pos, nil, tr.promise()); err != nil {
 				return err
 			}
 		}
 	case replication.EnumRowsEventTypeUpdate:
 		for i := 0; i+1 < len(e.Rows); i += 2 {
-			before, after := asRow(e.Rows[i]), asRow(e.Rows[i+1])
+			before, _ := asRow(e.Rows[i])
+			after, bad := asRow(e.Rows[i+1])
 			binlogRows.WithLabelValues(c.Topic, "update").Inc()
-			oldKey, err1 := c.mapper.key(before)
-			newKey, err2 := c.mapper.key(after)
-			if err1 == nil && err2 == nil && oldKey != newKey {
-				// The id changed: the old key is gone (as Debezium does).
-				if err := s.tombstone(ctx, c, oldKey, tr.promise()); err != nil {
+			if bad != nil {
+				if err := s.deadLetter(ctx, c, after, pos, bad, tr.promise()); err != nil {
 					return err
 				}
+				continue
 			}
-			if err := s.upsert(ctx, c, after, pos, tr.promise()); err != nil {
+			oldKey, err1 := c.mapper.key(before)
+			newKey, err2 := c.mapper.key(after)
+			var headers []kgo.RecordHeader
+			if err1 == nil && err2 == nil && oldKey != newKey {
+				// The id changed: the old key is gone, with Debezium's
+				// headers naming the other key on both records.
+				if err := s.tombstone(ctx, c, oldKey, c.keyHeader(HeaderNewKey, newKey), tr.promise()); err != nil {
+					return err
+				}
+				headers = c.keyHeader(HeaderOldKey, oldKey)
+			}
+			if err := s.upsert(ctx, c, after, pos, headers, tr.promise()); err != nil {
 				return err
 			}
 		}
 	case replication.EnumRowsEventTypeDelete:
 		for _, values := range e.Rows {
 			binlogRows.WithLabelValues(c.Topic, "delete").Inc()
-			row := asRow(values)
+			row, _ := asRow(values)
 			key, err := c.mapper.key(row)
 			if err != nil {
 				if err := s.deadLetter(ctx, c, row, pos, err, tr.promise()); err != nil {
@@ -243,10 +297,40 @@ func (s *Source) rows(ctx context.Context, e *replication.RowsEvent, tr *tracker
 				}
 				continue
 			}
-			if err := s.tombstone(ctx, c, key, tr.promise()); err != nil {
+			if err := s.tombstone(ctx, c, key, nil, tr.promise()); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// tableColumns returns the columns of a rows event's table map, after
+// reconciling the table's schema with them when they are not the ones it
+// was last reconciled with (an ALTER TABLE in between, or the first event).
+func (s *Source) tableColumns(ctx context.Context, c *capture, tm *replication.TableMapEvent, where string) ([]column, error) {
+	if c.tableMap != nil && sameTableMap(tm, c.tableMap) {
+		return c.checked, nil // the server sends the table map again with every transaction
+	}
+	cols := tableMapColumns(tm)
+	if !slices.EqualFunc(cols, c.checked, func(a, b column) bool {
+		return a.name == b.name && a.sqlType == b.sqlType && a.avro == b.avro
+	}) {
+		if err := s.reconcile(ctx, c, cols, where); err != nil {
+			return nil, err
+		}
+	}
+	c.checked, c.tableMap = cols, tm
+	return cols, nil
+}
+
+// sameTableMap reports whether two table-map events describe the same
+// columns (names, types, type metadata, signedness, collations, ENUM and
+// SET values): a comparison of bytes, much cheaper than describing them.
+func sameTableMap(a, b *replication.TableMapEvent) bool {
+	eq := func(x, y [][]byte) bool { return slices.EqualFunc(x, y, bytes.Equal) }
+	eq2 := func(x, y [][][]byte) bool { return slices.EqualFunc(x, y, eq) }
+	return bytes.Equal(a.ColumnType, b.ColumnType) && slices.Equal(a.ColumnMeta, b.ColumnMeta) && eq(a.ColumnName, b.ColumnName) &&
+		bytes.Equal(a.SignednessBitmap, b.SignednessBitmap) && slices.Equal(a.DefaultCharset, b.DefaultCharset) &&
+		slices.Equal(a.ColumnCharset, b.ColumnCharset) && eq2(a.EnumStrValue, b.EnumStrValue) && eq2(a.SetStrValue, b.SetStrValue)
 }

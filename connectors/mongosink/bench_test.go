@@ -14,12 +14,12 @@ import (
 	"github.com/orderstream/pipeline/internal/testkit"
 )
 
-// BenchmarkSink measures the sink with its default settings (batch.size
+// BenchmarkSink measures the sink with its FerretDB settings (batch.size
 // 50, max.buffered.keys 1000, flush.interval.ms 1000) writing to FerretDB
 // (SQLite) from kfake: records read per second, and documents written per
 // second, from a backlog of updates of random customers among 1,000 (the
 // sink coalesces them) and of as many distinct customers as records (every
-// record is a new document), with and without ReplaceOnly. FerretDB scans
+// record is a new document), with and without InsertNewKeys. FerretDB scans
 // the collection for every _id lookup, so the cost of a replace grows with
 // the collection; an insert uses the _id index.
 //
@@ -28,7 +28,7 @@ func BenchmarkSink(b *testing.B) {
 	for _, bc := range []struct {
 		records, keys int
 		distinct      bool // every record a new key
-		insertNew     bool // !Options.ReplaceOnly
+		insertNew     bool // Options.InsertNewKeys
 	}{
 		{20_000, 1_000, false, true},
 		{20_000, 20_000, true, true},
@@ -61,7 +61,7 @@ func BenchmarkSink(b *testing.B) {
 				log, _ := testLogger(b, "sink", slog.LevelWarn)
 				opts := f.options(log)
 				opts.BatchSize, opts.MaxBufferedKeys, opts.FlushInterval, opts.WriteTimeout = 0, 0, 0, time.Minute // defaults
-				opts.ReplaceOnly = !bc.insertNew
+				opts.InsertNewKeys = &bc.insertNew
 				b.StartTimer()
 
 				start := time.Now()

@@ -23,16 +23,16 @@ type process struct {
 	t    testing.TB
 	args []string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.Output
 	runs int
 }
 
 func newProcess(t testing.TB, args ...string) *process {
-	p := &process{t: t, args: args, out: &syncBuffer{}}
+	p := &process{t: t, args: args, out: &testkit.Output{}}
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("mongo-sink output (last lines):\n%s", p.out.tail(40))
+			t.Logf("mongo-sink output (last lines):\n%s", p.out.Tail(40))
 		}
 	})
 	return p
@@ -43,7 +43,7 @@ func (f *fixture) sinkArgs(extra ...string) []string {
 	return append([]string{
 		"--bootstrap.servers", strings.Join(f.brokers, ","), "--schema.registry.url", f.regURL,
 		"--mongodb.uri", f.mongoURI, "--database", f.coll.Database().Name(), "--collection", f.coll.Name(),
-		"--topic", f.topic, "--topic.dlq", f.dlq, "--group.id", f.group,
+		"--topic", f.topic, "--topic.dlq", f.dlq, "--group.id", f.group, "--mongodb.compat", "ferretdb",
 		"--session.timeout.ms", "6000", "--log.level", "warn",
 	}, extra...)
 }
@@ -58,7 +58,7 @@ func (p *process) start() {
 
 // kill SIGKILLs the process, after checking it was still running.
 func (p *process) kill() {
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.Signal(0)), "mongo-sink died on its own:\n%s", p.out.tail(40))
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.Signal(0)), "mongo-sink died on its own:\n%s", p.out.Tail(40))
 	require.NoError(p.t, p.cmd.Process.Kill())
 	_ = p.cmd.Wait()
 }
@@ -149,10 +149,40 @@ func TestBinaryNeverLogsThePassword(t *testing.T) {
 	p := newProcess(t, args...)
 	p.start()
 	await(t, time.Minute, "the sink to report MongoDB unreachable", func() (bool, string) {
-		return strings.Contains(p.out.String(), "MongoDB does not answer yet"), p.out.tail(3)
+		return strings.Contains(p.out.String(), "MongoDB does not answer yet"), p.out.Tail(3)
 	})
 	require.NoError(t, p.stop())
 	out := p.out.String()
 	assert.NotContains(t, out, secret)
 	assert.Contains(t, out, "sinkuser:xxxxx@127.0.0.1:1")
+}
+
+// TestBinaryRefusesFerretDBWithoutCompat: the sink's defaults are a real
+// MongoDB's (Decimal128, which FerretDB cannot store); pointed at FerretDB
+// without --mongodb.compat=ferretdb it exits 1 naming the setting, instead
+// of failing every write.
+func TestBinaryRefusesFerretDBWithoutCompat(t *testing.T) {
+	testkit.Slow(t, "running the binary")
+	f := newFixture(t, testkit.Kfake(t), 1, startMongo(t).URI())
+	var args []string
+	for _, a := range f.sinkArgs() {
+		if a != "--mongodb.compat" && a != "ferretdb" {
+			args = append(args, a)
+		}
+	}
+	p := newProcess(t, args...)
+	p.start()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("mongo-sink still running against FerretDB without --mongodb.compat:\n%s", p.out.Tail(20))
+	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, p.out.Tail(20))
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Contains(t, p.out.String(), "is FerretDB")
+	assert.Contains(t, p.out.String(), "run with --mongodb.compat=ferretdb")
 }

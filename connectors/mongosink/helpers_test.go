@@ -1,7 +1,6 @@
 package mongosink
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -29,35 +28,12 @@ import (
 	"github.com/orderstream/pipeline/kit/topics"
 )
 
-// syncBuffer collects a log; tests print it when they fail.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) tail(n int) string {
-	lines := strings.Split(strings.TrimSpace(s.String()), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
 // testLogger logs at level into a buffer shown if the test fails.
-func testLogger(t testing.TB, name string, level slog.Level) (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func testLogger(t testing.TB, name string, level slog.Level) (*slog.Logger, *testkit.Output) {
+	buf := &testkit.Output{}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s log (last lines):\n%s", name, buf.tail(60))
+			t.Logf("%s log (last lines):\n%s", name, buf.Tail(60))
 		}
 	})
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level})), buf
@@ -129,10 +105,11 @@ func newFixture(t testing.TB, brokers []string, partitions int32, mongoURI strin
 }
 
 // options are the sink options of the fixture, small batches so that a test
-// goes through many flushes.
+// goes through many flushes, FerretDB's settings (the tests run on it).
 func (f *fixture) options(log *slog.Logger) Options {
 	return Options{
-		Topic: f.topic, DeadLetterTopic: f.dlq, Group: f.group,
+		Compat: CompatFerretDB,
+		Topic:  f.topic, DeadLetterTopic: f.dlq, Group: f.group,
 		Kafka:      []kgo.Opt{kgo.SeedBrokers(f.brokers...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(time.Millisecond)},
 		Codec:      f.codec,
 		Collection: f.coll,

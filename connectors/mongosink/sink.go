@@ -6,7 +6,7 @@
 //	customer-totals ──► mongo-sink (consumer group mongo-sink) ──► orderstream.customer_totals
 //	  key "42"            │  latest change per key, commands of batch.size:    {_id: "42", customer_id: 42, ...}
 //	  CustomerTotal       │  ReplaceOne(_id, upsert) / DeleteOne(_id)
-//	  or tombstone        │  (insert first for a key the run has not written)
+//	  or tombstone        │  (FerretDB: insert first for a key the run has not written)
 //	                      └──► mongo-sink-dlq   undecodable values, bad keys, documents MongoDB rejects
 //
 // The Kafka Connect settings it stands for:
@@ -20,8 +20,8 @@
 //	document.id.strategy=ProvidedInKeyStrategy             _id = the key string, as is
 //	writemodel.strategy=ReplaceOneDefaultStrategy          ReplaceOne({_id}, document, upsert=true)
 //	delete.on.null.values=true                             a tombstone is DeleteOne({_id})
-//	max.batch.size                                         --batch.size (documents per write command)
-//	errors.tolerance=all, mongo.errors.tolerance=all,      --topic.dlq, with Connect's __connect.errors.*
+//	max.batch.size (0: a whole poll, max.poll.records 500)  --batch.size (documents per write command, 500)
+//	errors.tolerance=all, mongo.errors.tolerance=data,     --topic.dlq, with Connect's __connect.errors.*
 //	errors.deadletterqueue.topic.name=mongo-sink-dlq,        headers (package kit/deadletter)
 //	errors.deadletterqueue.context.headers.enable=true
 //	consumer group connect-mongo-sink                      --group.id (default mongo-sink)
@@ -31,16 +31,19 @@
 //     written. The end state is the same (each record replaces the whole
 //     document); far fewer writes reach MongoDB, which matters on FerretDB,
 //     where an upsert scans the collection.
-//   - New keys are inserted (--insert.new.keys, on by default; off is
-//     Options.ReplaceOnly): the first document a run writes for a key is
-//     an insert, answered by the unique _id index, and only an insert that
-//     finds the _id taken becomes a ReplaceOne upsert. Same end state; on
-//     FerretDB, where a replace scans the collection, loading n new
-//     customers stops costing O(n²).
-//   - total_amount is an exact decimal string ("12.30") by default, not
-//     Decimal128: FerretDB v1 cannot store Decimal128 (it closes the
-//     connection). --decimal.format=decimal128 writes what the connector
-//     writes, for a real MongoDB. Times are BSON Dates either way.
+//   - --mongodb.compat=ferretdb (Options.Compat) for FerretDB v1, the dev
+//     stack's MongoDB: total_amount as an exact decimal string ("12.30"),
+//     since FerretDB closes the connection on a Decimal128; commands of 50
+//     documents, since it hangs on an update command matching more than
+//     ~100 existing documents; and new keys inserted first: the first
+//     document a run writes for a key is an insert, answered by the unique
+//     _id index, and only an insert that finds the _id taken becomes a
+//     ReplaceOne upsert (same end state; FerretDB scans the collection for
+//     a replace, so loading n new customers would cost O(n²)). Against
+//     MongoDB (the default) the sink writes what the connector writes:
+//     Decimal128, ReplaceOne upserts, commands of 500. A sink configured
+//     for MongoDB refuses to start on FerretDB (IsFerretDB), naming the
+//     setting. Times are BSON Dates either way.
 //   - A key that is not a canonical customer id ("x", "042") or a total
 //     whose customer_id differs from its key is dead-lettered (stage
 //     VALIDATE) instead of becoming a document.
@@ -58,8 +61,8 @@
 //
 // Flushes happen when max.buffered.keys keys are waiting or flush.interval.ms
 // after the first unflushed record. A flush writes the changes in commands
-// of at most batch.size (FerretDB hangs on an update command matching more
-// than ~100 existing documents), then commits.
+// of at most batch.size (500; 50 on FerretDB, which hangs on an update
+// command matching more than ~100 existing documents), then commits.
 //
 // Rebalances: the consumer blocks rebalances from the poll that returns
 // records until the changes are written (kgo.BlockRebalanceOnPoll), so a
@@ -107,7 +110,6 @@ import (
 // Defaults of the knobs.
 const (
 	DefaultName            = "mongo-sink"
-	DefaultBatchSize       = 50
 	DefaultMaxBufferedKeys = 1000
 	DefaultFlushInterval   = time.Second
 	DefaultWriteTimeout    = 30 * time.Second
@@ -132,20 +134,23 @@ type Options struct {
 	Codec      *codecs.Avro[avro.CustomerTotal]
 	Collection *mongo.Collection
 
-	BatchSize       int           // documents per write command; keep well under 100 on FerretDB
+	// Compat sets the defaults of BatchSize, Decimal and InsertNewKeys
+	// (CompatMongoDB, the default, or CompatFerretDB).
+	Compat          Compat
+	BatchSize       int           // documents per write command; 0: Compat.BatchSize (500, or 50 for FerretDB)
 	MaxBufferedKeys int           // keys waiting before a flush (bounds memory)
 	FlushInterval   time.Duration // longest wait between a record and its flush
 	WriteTimeout    time.Duration // bound on one write command
 	ShutdownTimeout time.Duration // bound on the last flush when stopping
 	RetryBackoff    run.Backoff   // waits between failed write attempts (Min, Max)
-	Decimal         DecimalFormat // total_amount as string (default) or Decimal128
-	// ReplaceOnly writes every document with a ReplaceOne upsert, as the
-	// Kafka connector does. By default (false) the document of a key this
-	// run has not written yet is inserted, and replaced only when the
-	// insert finds the _id taken: the same result, much faster on
-	// FerretDB, where a replace scans the collection and an insert uses the
-	// _id index.
-	ReplaceOnly bool
+	Decimal         DecimalFormat // total_amount as Decimal128 or string; "": Compat.Decimal
+	// InsertNewKeys: the document of a key this run has not written yet is
+	// inserted, and replaced only when the insert finds the _id taken: the
+	// same result as ReplaceOne upserts (what the Kafka connector does),
+	// much faster on FerretDB, where a replace scans the collection and an
+	// insert uses the _id index. nil: Compat.InsertNewKeys (false, or true
+	// for FerretDB).
+	InsertNewKeys *bool
 
 	Logger *slog.Logger
 	// OnWrite, when set, is told how writing to MongoDB goes: the error of
@@ -169,7 +174,7 @@ type Sink struct {
 	cl  *kgo.Client
 	// dirtySince is when the first record not yet flushed was handled.
 	dirtySince time.Time
-	// known are keys this sink has written a document for (unless ReplaceOnly).
+	// known are keys this sink has written a document for (with InsertNewKeys).
 	known map[string]struct{}
 	// writeOK: the last write outcome told to OnWrite was a success.
 	writeOK bool
@@ -202,8 +207,15 @@ func New(opts Options) (*Sink, error) {
 	if opts.Name == "" {
 		opts.Name = DefaultName
 	}
+	if err := opts.Compat.Set(string(opts.Compat)); err != nil {
+		return nil, fmt.Errorf("mongo sink: compat: %w", err)
+	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = DefaultBatchSize
+		opts.BatchSize = opts.Compat.BatchSize()
+	}
+	if opts.InsertNewKeys == nil {
+		insert := opts.Compat.InsertNewKeys()
+		opts.InsertNewKeys = &insert
 	}
 	if opts.MaxBufferedKeys == 0 {
 		opts.MaxBufferedKeys = DefaultMaxBufferedKeys
@@ -224,7 +236,7 @@ func New(opts Options) (*Sink, error) {
 		opts.RetryBackoff.Max = max(opts.RetryBackoff.Min, DefaultRetryBackoff.Max)
 	}
 	if opts.Decimal == "" {
-		opts.Decimal = DecimalString
+		opts.Decimal = opts.Compat.Decimal()
 	}
 	if err := opts.Decimal.Set(string(opts.Decimal)); err != nil {
 		return nil, fmt.Errorf("mongo sink: decimal format: %w", err)
@@ -264,8 +276,9 @@ func (s *Sink) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.cl = cl
 	s.mu.Unlock()
-	s.log.Info("mongo sink running", "group", s.opts.Group, "batch.size", s.opts.BatchSize,
-		"max.buffered.keys", s.opts.MaxBufferedKeys, "flush.interval", s.opts.FlushInterval, "decimal.format", s.opts.Decimal)
+	s.log.Info("mongo sink running", "group", s.opts.Group, "mongodb.compat", s.opts.Compat, "batch.size", s.opts.BatchSize,
+		"max.buffered.keys", s.opts.MaxBufferedKeys, "flush.interval", s.opts.FlushInterval, "decimal.format", s.opts.Decimal,
+		"insert.new.keys", *s.opts.InsertNewKeys)
 
 	runErr := s.loop(ctx)
 	if ctx.Err() != nil {
@@ -385,7 +398,13 @@ func (s *Sink) handle(ctx context.Context, r *kgo.Record) error {
 func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, stage string, cause error) error {
 	s.log.WarnContext(ctx, "dead-lettering record", "partition", r.Partition, "offset", r.Offset,
 		"stage", stage, "err", cause, "dlq", s.opts.DeadLetterTopic)
-	h := deadletter.Record{Service: s.opts.Name, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Stage: stage, Err: cause}.Headers()
+	// class.name: what ran the stage, as Connect names its converter or
+	// its sink task.
+	class := deadletter.ClassOf(s)
+	if stage == deadletter.StageDecode {
+		class = deadletter.ClassOf(s.opts.Codec)
+	}
+	h := deadletter.Record{Service: s.opts.Name, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Stage: stage, Err: cause, Class: class}.Headers()
 	names := make([]string, 0, len(h))
 	for k := range h {
 		names = append(names, k)
@@ -489,14 +508,14 @@ func (s *Sink) writeAndCommit(ctx context.Context) (int, error) {
 	return len(pending), err
 }
 
-// write sends one chunk of changes. Unless ReplaceOnly, the documents of
+// write sends one chunk of changes. With InsertNewKeys, the documents of
 // keys this sink has not written yet are first inserted, which the unique
 // _id index settles at once (FerretDB scans the whole collection for a
 // replace); those whose _id exists are then replaced like the others. The
 // end state is the same as with ReplaceOne upserts only.
 func (s *Sink) write(ctx context.Context, chunk []*op) error {
 	rest := chunk
-	if !s.opts.ReplaceOnly {
+	if *s.opts.InsertNewKeys {
 		var fresh []*op
 		rest = nil
 		for _, o := range chunk {
@@ -598,7 +617,7 @@ func (s *Sink) written(ops []*op) {
 		}
 	}
 	s.buf.Written(ops)
-	if !s.opts.ReplaceOnly {
+	if *s.opts.InsertNewKeys {
 		if len(s.known)+len(ops) > knownKeysLimit {
 			clear(s.known)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestSinkWritesLatestValuePerKey(t *testing.T) {
 				f.produce(h, 2000, 300)
 				log, _ := testLogger(t, "sink", slog.LevelWarn)
 				opts := f.options(log)
-				opts.ReplaceOnly = !insertNew
+				opts.InsertNewKeys = &insertNew
 				sink, stop := runSink(t, opts)
 				f.produce(h, 2000, 300)
 				f.awaitCommitted(2 * time.Minute)
@@ -140,6 +141,17 @@ func TestBadRecordsGoToTheDeadLetterTopic(t *testing.T) {
 			assert.Equal(t, DefaultName, h[deadletter.HeaderConnector], "record %d", i)
 			assert.Contains(t, h[deadletter.HeaderExceptionMessage], r.why, "record %d", i)
 			assert.NotEmpty(t, h[deadletter.HeaderExceptionClass], "record %d", i)
+			for _, name := range deadletter.HeaderNames {
+				assert.NotEmpty(t, h[name], "record %d: header %s (Kafka Connect writes ten)", i, name)
+			}
+			assert.Equal(t, "0", h[deadletter.HeaderTaskID], "record %d: the partition", i)
+			wantClass := "github.com/orderstream/pipeline/connectors/mongosink.Sink"
+			if r.stage == deadletter.StageDecode {
+				wantClass = "github.com/orderstream/pipeline/codecs.Avro[github.com/orderstream/pipeline/avro.CustomerTotal]"
+			}
+			assert.Equal(t, wantClass, h[deadletter.HeaderClass], "record %d", i)
+			assert.True(t, strings.HasPrefix(h[deadletter.HeaderStacktrace], h[deadletter.HeaderExceptionClass]+": ") ||
+				strings.Contains(h[deadletter.HeaderStacktrace], "Caused by: "+h[deadletter.HeaderExceptionClass]+": "), "record %d: the chain names the error: %s", i, h[deadletter.HeaderStacktrace])
 			if i == 2 {
 				assert.Equal(t, "abc", h["trace"], "the record's own headers are kept")
 			}

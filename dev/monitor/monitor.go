@@ -1,8 +1,12 @@
-// Package monitor serves Goka's web pages (index, monitor, query) for the
-// processors and tables of a run, usable offline: the jQuery, Bootstrap,
-// lodash and d3 files the pages load from public CDNs are served from the
-// binary instead (assets/, with their licenses; fetched once from the npm
-// registry by scripts/fetch-monitor-assets.sh).
+// Package monitor serves Goka's web pages (index at /goka/, monitor at
+// /monitor/, query at /query/) for the processors and tables of a run,
+// usable offline: the jQuery, Bootstrap, lodash and d3 files the pages load
+// from public CDNs are served from the binary instead (assets/, with their
+// licenses; fetched once from the npm registry by
+// scripts/fetch-monitor-assets.sh). The pages are made legible for someone
+// who does not know Goka: titled, without sideways scrolling, edges named
+// by topic and schema rather than Go type, idle tables called idle rather
+// than "stalled".
 package monitor
 
 import (
@@ -23,6 +27,8 @@ import (
 	"github.com/lovoo/goka/web/index"
 	"github.com/lovoo/goka/web/monitor"
 	"github.com/lovoo/goka/web/query"
+
+	"github.com/orderstream/pipeline/avro"
 )
 
 //go:embed assets
@@ -35,14 +41,21 @@ type Server struct {
 	query   *query.Server
 }
 
-// New returns a monitor with index (/), monitor (/monitor) and query
-// (/query) pages.
+// IndexPath is where Goka's index page is served (the dev stack serves its
+// dashboard at /).
+const IndexPath = "/goka"
+
+// Prefixes are the paths the monitor serves below (for a mux in front).
+var Prefixes = []string{IndexPath + "/", "/monitor/", "/query/", "/assets/"}
+
+// New returns a monitor with index (/goka/), monitor (/monitor/) and query
+// (/query/) pages.
 func New() *Server {
 	r := mux.NewRouter()
 	s := &Server{router: r}
 	sub, _ := fs.Sub(assets, "assets")
 	r.PathPrefix("/assets/").Handler(http.StripPrefix("/assets/", http.FileServer(http.FS(sub))))
-	idx := index.NewServer("/", r)
+	idx := index.NewServer(IndexPath, r)
 	s.monitor = monitor.NewServer("/monitor", r)
 	s.query = query.NewServer("/query", r, query.WithHumanizer(query.HumanizerFunc(Humanize)))
 	idx.AddComponent(s.monitor, "Monitor")
@@ -80,11 +93,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.router.ServeHTTP(w, r)
 		return
 	}
+	switch r.URL.Path {
+	case IndexPath, "/monitor", "/query": // Goka routes only the slashed paths
+		http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+		return
+	}
 	rec := httptest.NewRecorder()
 	s.router.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
 	if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || bytes.Contains(body, []byte("<html")) {
 		body = fonts.ReplaceAll([]byte(cdn.Replace(string(body))), nil)
+		body = legible(body)
 	}
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
@@ -146,3 +165,78 @@ func decimals(v any) any {
 	}
 	return v
 }
+
+// title is the page's <title> (Goka leaves the index's empty).
+var title = regexp.MustCompile(`<title>([^<]*)</title>`)
+
+// edge is an edge of a processor on the monitor's index: topic and the Go
+// type of its codec.
+var edge = regexp.MustCompile(`(<li>[A-Z]+: )([^ <]+) &rarr; ([^<]+)</li>`)
+
+// avroType is a codec of ours for a generated type, lenient or not.
+var avroType = regexp.MustCompile(`^\*?codecs\.(?:Lenient|Avro)\[\*?(?:[\w./-]+/)?avro\.(\w+)\]$`)
+
+// stalled: Goka calls a table partition "stalled" when no record arrived
+// for two minutes, which an idle compacted table (customers, products) is
+// while it is up to date. Say which it is.
+var stalled = strings.NewReplacer(`status = "stalled";`,
+	`status = (stats.Input && stats.Input.OffsetLag > 0) ? "behind by " + stats.Input.OffsetLag + ", no record for 2 min" : "up to date, idle";`)
+
+// style keeps the pages within the window: Goka nests .container inside
+// .row, whose negative margins make every page scroll sideways; wide
+// tables scroll inside their panel instead. And an empty icon: the
+// browser's request for /favicon.ico would be a 404 in the console.
+const style = `<link rel="icon" href="data:,"><style>.row{margin-left:0;margin-right:0}body{overflow-x:hidden}.panel-body{overflow-x:auto}` +
+	`.navbar .container{display:flex;flex-wrap:wrap}.navbar-nav>li>a{padding:8px 10px}</style>`
+
+// legible rewrites one of Goka's pages for readers who do not know Goka.
+func legible(page []byte) []byte {
+	page = title.ReplaceAllFunc(page, func(m []byte) []byte {
+		t := strings.TrimSpace(string(title.FindSubmatch(m)[1]))
+		if t == "" {
+			t = "Index"
+		}
+		return []byte("<title>" + t + " · Goka monitor · orderstream</title>")
+	})
+	// After Bootstrap's stylesheets, so that it wins.
+	page = bytes.Replace(page, []byte("</head>"), []byte(style+"</head>"), 1)
+	page = edge.ReplaceAllFunc(page, func(m []byte) []byte {
+		g := edge.FindSubmatch(m)
+		return []byte(string(g[1]) + string(g[2]) + " (" + codecName(string(g[3])) + ")</li>")
+	})
+	return []byte(stalled.Replace(string(page)))
+}
+
+// codecName names what a codec reads and writes, given its Go type as
+// Goka prints it: the Avro record's full name, or the plain format.
+func codecName(goType string) string {
+	if m := avroType.FindStringSubmatch(goType); m != nil {
+		if full, ok := schemaNames[m[1]]; ok {
+			return full + ", Avro"
+		}
+		return m[1] + ", Avro"
+	}
+	switch goType {
+	case "*codec.Bytes":
+		return "bytes as read"
+	case "*codec.String":
+		return "string"
+	case "*codec.Int64":
+		return "int64"
+	}
+	return goType
+}
+
+// schemaNames maps a generated type's name to its record's full name
+// (io.orderstream.OrderDetails), from the schemas themselves.
+var schemaNames = func() map[string]string {
+	out := map[string]string{}
+	for _, text := range []string{avro.OrderSchema, avro.CustomerSchema, avro.ProductSchema, avro.OrderDetailsSchema,
+		avro.CustomerTotalSchema, avro.CustomerTotalStateSchema} {
+		var s struct{ Name, Namespace string }
+		if json.Unmarshal([]byte(text), &s) == nil && s.Name != "" {
+			out[s.Name] = strings.TrimPrefix(s.Namespace+"."+s.Name, ".")
+		}
+	}
+	return out
+}()

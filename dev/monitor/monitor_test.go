@@ -24,7 +24,7 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestPagesUseLocalAssets(t *testing.T) {
 	s := New()
-	for _, path := range []string{"/", "/monitor/", "/query/"} {
+	for _, path := range []string{"/goka/", "/monitor/", "/query/"} {
 		code, body := get(t, s, path)
 		require.Equal(t, http.StatusOK, code, path)
 		assert.NotContains(t, body, "https://", path)
@@ -49,4 +49,35 @@ func TestHumanizeWritesDecimals(t *testing.T) {
 	out, err = Humanize(codecs.Decoded[avro.Customer]{Err: errors.New("garbage")})
 	require.NoError(t, err)
 	assert.Contains(t, out, "does not decode: garbage")
+}
+
+// TestPagesAreLegible: a title on every page, the slash-less paths
+// redirect, edges named by topic and schema, idle tables not "stalled".
+func TestPagesAreLegible(t *testing.T) {
+	s := New()
+	for _, path := range []string{"/goka/", "/monitor/", "/query/"} {
+		code, body := get(t, s, path)
+		require.Equal(t, http.StatusOK, code, path)
+		assert.Regexp(t, `<title>[^<]+ · Goka monitor · orderstream</title>`, body, path)
+		assert.Contains(t, body, ".row{margin-left:0", path)
+	}
+	for _, path := range []string{"/goka", "/monitor", "/query"} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		assert.Equal(t, http.StatusMovedPermanently, rec.Code, path)
+		assert.Equal(t, path+"/", rec.Header().Get("Location"), path)
+	}
+
+	page := legible([]byte(`<title></title><ul>
+<li>INPUT: order-details &rarr; codecs.Lenient[github.com/orderstream/pipeline/avro.OrderDetails]</li>
+<li>OUTPUT: customer-totals &rarr; *codecs.Avro[github.com/orderstream/pipeline/avro.CustomerTotal]</li>
+<li>OUTPUT: orders-details-dlq &rarr; *codec.Bytes</li></ul>
+<script>if (stats.Stalled) { status = "stalled"; }</script>`))
+	assert.Contains(t, string(page), "<title>Index · Goka monitor · orderstream</title>")
+	assert.Contains(t, string(page), "<li>INPUT: order-details (io.orderstream.OrderDetails, Avro)</li>")
+	assert.Contains(t, string(page), "<li>OUTPUT: customer-totals (io.orderstream.CustomerTotal, Avro)</li>")
+	assert.Contains(t, string(page), "<li>OUTPUT: orders-details-dlq (bytes as read)</li>")
+	assert.NotContains(t, string(page), "github.com/")
+	assert.Contains(t, string(page), `"up to date, idle"`)
+	assert.NotContains(t, string(page), `status = "stalled"`)
 }

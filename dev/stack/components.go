@@ -3,20 +3,17 @@ package stack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
-	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/orderstream/pipeline/avro"
 	"github.com/orderstream/pipeline/codecs"
 	"github.com/orderstream/pipeline/connectors/cdc"
-	"github.com/orderstream/pipeline/dev/monitor"
-	"github.com/orderstream/pipeline/kit/config"
+	"github.com/orderstream/pipeline/connectors/mongosink"
+	"github.com/orderstream/pipeline/dashboard"
 	"github.com/orderstream/pipeline/services"
-	"github.com/orderstream/pipeline/services/frame"
 )
 
 // producerName is the service the stack starts last, once the CDC
@@ -67,6 +64,7 @@ func newStack(o Options, mongoURI string) stack {
 			s.totals = c
 		case *services.Sink:
 			c.URI = mongoURI
+			c.Compat = mongosink.CompatFerretDB // the dev MongoDB is FerretDB
 			s.sink = c
 		}
 		s.components = append(s.components, component{svc.Name, c})
@@ -81,6 +79,31 @@ func (s stack) groups() []string {
 		out = append(out, c.Groups()...)
 	}
 	return out
+}
+
+// dashboardOptions point the dashboard at this process and its topics.
+func (s stack) dashboardOptions(o Options, e Endpoints, reg *codecs.Registry, log *slog.Logger) dashboard.Options {
+	groups := map[string][]string{}
+	for _, c := range s.components {
+		if gs := c.Groups(); len(gs) > 0 {
+			groups[c.name] = gs
+		}
+	}
+	u := e.MonitorURL
+	return dashboard.Options{
+		Targets:  []dashboard.Target{{Name: "pipeline", URL: u}},
+		Kafka:    []kgo.Opt{kgo.SeedBrokers(e.Brokers...)},
+		Registry: reg,
+		Topics: dashboard.Topics{Customers: string(s.details.Topics.Customers), Products: string(s.details.Topics.Products),
+			Orders: string(s.producer.Topic), OrderDetails: string(s.totals.Topics.Details), CustomerTotals: string(s.totals.Topics.Totals),
+			DeadLetters: map[string]string{"cdc-source": s.cdc.Options.DeadLetterTopic, "orders-details": string(s.details.Topics.DeadLetter),
+				"orders-totals-by-customer": string(s.totals.Topics.DeadLetter), "mongo-sink": s.sink.DLQ}},
+		Groups:   groups,
+		Interval: o.Scrape,
+		Links: []dashboard.Link{{Title: "Goka monitor", URL: "/monitor/"}, {Title: "queries", URL: "/query/"},
+			{Title: "Goka index", URL: "/goka/"}, {Title: "metrics", URL: "/metrics"}, {Title: "readiness", URL: "/readyz"}},
+		Log: log.With("component", "dashboard"),
+	}
 }
 
 // deadLetterTopics are every dead-letter topic of the run.
@@ -122,44 +145,4 @@ func awaitCatalog(ctx context.Context, cl *kgo.Client, s stack, timeout time.Dur
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// tableViews runs views of the customers and products tables for the web
-// monitor's query page, in g.
-func tableViews(ctx context.Context, g *errgroup.Group, env *frame.Env, web *monitor.Server, s stack) error {
-	k := env.Flags.Kafka
-	cust, err := codecs.NewAvro[avro.Customer](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Customers)), avro.CustomerSchema)
-	if err != nil {
-		return err
-	}
-	prod, err := codecs.NewAvro[avro.Product](ctx, env.Registry, codecs.ValueSubject(string(s.details.Topics.Products)), avro.ProductSchema)
-	if err != nil {
-		return err
-	}
-	for name, v := range map[string]struct {
-		table goka.Table
-		codec goka.Codec
-	}{
-		"customers": {s.details.Topics.Customers, codecs.NewLenient(cust)},
-		"products":  {s.details.Topics.Products, codecs.NewLenient(prod)},
-	} {
-		clients := new(config.Clients)
-		view, err := goka.NewView(k.Brokers(), v.table, v.codec, k.ViewOptions(env.Sarama, env.Log, clients)...)
-		if err != nil {
-			_ = clients.Close()
-			return fmt.Errorf("view of %s: %w", v.table, err)
-		}
-		web.AttachView(view)
-		if err := web.AttachSource(name, view.Get); err != nil {
-			return err
-		}
-		g.Go(func() error {
-			defer clients.Close()
-			if err := view.Run(ctx); err != nil && ctx.Err() == nil {
-				env.Log.Warn("monitor view stopped", "table", string(v.table), "err", err)
-			}
-			return nil
-		})
-	}
-	return nil
 }

@@ -37,19 +37,36 @@ func (c *counters) producerDone(s producer.Stats, _ time.Duration) {
 	c.finished, c.acked = true, s.Acked
 }
 
-// state is one reading of the pipeline.
+// state is one reading of the pipeline. Two kinds of counters: what this
+// process did since it started (run), and what Kafka and MongoDB hold,
+// written by every run on this data dir.
 type state struct {
-	orders      int64 // records on the orders topic
-	joined      float64
-	counted     float64
-	docs        int64
-	docOrders   int64 // sum of order_count over the MongoDB documents
-	lag         int64
-	deadLetters int64
-	joinDLQ     int64 // orders dead-lettered by orders-details
-	produced    bool  // the producer finished (bounded runs)
-	produceErr  error
+	run         processCounts // since this process started
+	orders      int64         // records on the orders topic (every run)
+	docs        int64         // documents in MongoDB
+	docOrders   int64         // sum of order_count over the MongoDB documents
+	lag         int64         // records the consumer groups have not read yet
+	deadLetters int64         // records on the dead-letter topics (every run)
+	joinDLQ     int64         // orders dead-lettered by orders-details
+	produced    bool          // the producer finished (bounded runs)
 	totals      []docTotal
+}
+
+// processCounts are counters of this process's metrics.
+type processCounts struct {
+	produced, joined, counted float64
+}
+
+func readProcessCounts() processCounts {
+	return processCounts{
+		produced: metric("orderstream_producer_orders_acked_total", ""),
+		joined:   metric("orderstream_details_orders_joined_total", ""),
+		counted:  metric("orderstream_totals_records_total", "counted"),
+	}
+}
+
+func (p processCounts) minus(q processCounts) processCounts {
+	return processCounts{p.produced - q.produced, p.joined - q.joined, p.counted - q.counted}
 }
 
 // done: every order is in MongoDB (or dead-lettered) and nothing is left
@@ -76,12 +93,14 @@ type reporter struct {
 	last    state
 	lastAt  time.Time
 	started time.Time
-	first   int64 // orders on the topic when the run started
+	first   int64         // orders on the topic when the run started
+	base    processCounts // the process's counters when the run started (tests run several)
 }
 
 func newReporter(o Options, cl *kgo.Client, mongoURI string, s stack, counts *counters, log *slog.Logger) *reporter {
 	m, _ := mongo.Connect(options.Client().ApplyURI(mongoURI))
-	r := &reporter{o: o, cl: cl, adm: kadm.NewClient(cl), mongo: m, stack: s, counts: counts, log: log, started: time.Now(), lastAt: time.Now()}
+	r := &reporter{o: o, cl: cl, adm: kadm.NewClient(cl), mongo: m, stack: s, counts: counts, log: log, started: time.Now(), lastAt: time.Now(),
+		base: readProcessCounts()}
 	r.first = r.endOffsets(context.Background(), string(s.producer.Topic))
 	r.last.orders = r.first
 	return r
@@ -110,11 +129,10 @@ func (r *reporter) endOffsets(ctx context.Context, topics ...string) int64 {
 // read takes a reading of the pipeline.
 func (r *reporter) read(ctx context.Context) state {
 	var s state
+	s.run = readProcessCounts().minus(r.base)
 	s.orders = r.endOffsets(ctx, string(r.stack.producer.Topic))
 	s.deadLetters = r.endOffsets(ctx, r.stack.deadLetterTopics()...)
 	s.joinDLQ = r.endOffsets(ctx, string(r.stack.details.Topics.DeadLetter))
-	s.joined = metric("orderstream_details_orders_joined_total", "")
-	s.counted = metric("orderstream_totals_records_total", "counted")
 	if lags, err := r.adm.Lag(ctx, r.stack.groups()...); err == nil {
 		for _, l := range lags {
 			s.lag += l.Lag.Total()
@@ -136,15 +154,35 @@ func (r *reporter) read(ctx context.Context) state {
 	return s
 }
 
+// legend says once what the progress line's counters are.
+func (r *reporter) legend() {
+	fmt.Fprintf(r.o.Out, "progress every %v. \"this run\": what this process did since it started; \"Kafka\", \"MongoDB\": what they hold (every run on %s); lag: records the consumer groups have yet to read (0: caught up)\n",
+		r.o.Progress, r.o.DataDir)
+}
+
 // line prints the progress line and returns the reading.
 func (r *reporter) line(ctx context.Context) state {
 	s := r.read(ctx)
 	el := time.Since(r.lastAt).Seconds()
-	rate := float64(s.orders-r.last.orders) / el
-	fmt.Fprintf(r.o.Out, "%s  orders %d (%.0f/s)  joined %.0f  totals updated %.0f  customers in MongoDB %d (%d orders)  lag %d  dead-lettered %d\n",
-		time.Now().Format("15:04:05"), s.orders, rate, s.joined, s.counted, s.docs, s.docOrders, s.lag, s.deadLetters)
+	rate := (s.run.produced - r.last.run.produced) / el
+	fmt.Fprintf(r.o.Out, "%s  this run: produced %.0f (%.0f/s), joined %.0f, totalled %.0f | Kafka: %d orders, %d dead letters | MongoDB: %d customers, %d orders | lag %s\n",
+		time.Now().Format("15:04:05"), s.run.produced, rate, s.run.joined, s.run.counted, s.orders, s.deadLetters, s.docs, s.docOrders, lagText(s.lag))
 	r.last, r.lastAt = s, time.Now()
 	return s
+}
+
+// stopped prints the one line of a run stopped from outside (Ctrl-C).
+func (r *reporter) stopped(ctx context.Context) {
+	s := r.read(ctx)
+	fmt.Fprintf(r.o.Out, "stopped after %v: this run produced %.0f orders, joined %.0f, totalled %.0f | Kafka: %d orders, %d dead letters | MongoDB: %d customers, %d orders\n",
+		time.Since(r.started).Round(time.Second), s.run.produced, s.run.joined, s.run.counted, s.orders, s.deadLetters, s.docs, s.docOrders)
+}
+
+func lagText(lag int64) string {
+	if lag < 0 {
+		return "unknown"
+	}
+	return fmt.Sprint(lag)
 }
 
 // summary prints the bounded run's result.

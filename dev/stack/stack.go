@@ -20,11 +20,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderstream/pipeline/dashboard"
 	"github.com/orderstream/pipeline/dev/mongoserver"
 	"github.com/orderstream/pipeline/dev/monitor"
 	"github.com/orderstream/pipeline/kit/config"
@@ -52,6 +54,11 @@ type Options struct {
 	// Check, when set, runs at the end of a bounded run, before the stack
 	// stops (tests look at Kafka, MongoDB and the monitor there).
 	Check func(ctx context.Context, s Endpoints) error
+	// Started, when set, is called once every component has been started
+	// (tests watch the running stack from there).
+	Started func(Endpoints)
+	// Scrape is how often the dashboard reads the metrics (default 2 s).
+	Scrape time.Duration
 }
 
 // Endpoints are where a running stack answers.
@@ -71,7 +78,16 @@ var errBoundedRunDone = errors.New("bounded run done")
 // bounded run is done, a component fails for good) the group's context is
 // cancelled, every goroutine is waited for, and only then are the
 // resources closed, in reverse order.
+//
+// A ctx that ends during the start-up is a stop, not a failure: Run returns
+// nil, whatever step it interrupted.
 func Run(ctx context.Context, o Options) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintf(o.Out, "stopped during start-up (%v)\n", err)
+			err = nil
+		}
+	}()
 	log, err := o.Log.Logger("pipeline")
 	if err != nil {
 		return err
@@ -125,7 +141,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	res.add(func() { _ = reg.Close() })
 
-	mongo, err := mongoserver.Start(ctx, mongoserver.Options{Dir: filepath.Join(o.DataDir, "mongo"), Addr: o.MongoAddr, Logger: config.MinLevel(log.With("component", "mongodb"), slog.LevelError)})
+	// Not stopped by ctx: the sink still writes its last changes while it
+	// stops; res closes the server after every component is done.
+	mongo, err := mongoserver.Start(context.WithoutCancel(ctx), mongoserver.Options{Dir: filepath.Join(o.DataDir, "mongo"), Addr: o.MongoAddr, Logger: config.MinLevel(log.With("component", "mongodb"), slog.LevelError)})
 	if err != nil {
 		return err
 	}
@@ -143,14 +161,39 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	web := monitor.New()
+	// The query page reads the tables through the views and processor the
+	// components run now (a component that restarts runs new ones).
 	var procMu sync.Mutex
+	sources := map[string]func(string) (any, error){}
+	source := func(name string) func(string) (any, error) {
+		return func(key string) (any, error) {
+			procMu.Lock()
+			get := sources[name]
+			procMu.Unlock()
+			if get == nil {
+				return nil, fmt.Errorf("%s is not loaded yet", name)
+			}
+			return get(key)
+		}
+	}
+	for _, name := range []string{"customers", "products", "totals"} {
+		if err := web.AttachSource(name, source(name)); err != nil {
+			return err
+		}
+	}
 	env.OnProcessor = func(p *goka.Processor) {
 		procMu.Lock()
 		defer procMu.Unlock()
 		web.AttachProcessor(p)
 		if p.Graph().Group() == totals.DefaultGroup {
-			_ = web.AttachSource("totals", p.Get)
+			sources["totals"] = p.Get
 		}
+	}
+	env.OnView = func(v *goka.View) {
+		procMu.Lock()
+		defer procMu.Unlock()
+		web.AttachView(v)
+		sources[v.Topic()] = v.Get
 	}
 	s := newStack(o, mongo.URI())
 	counts := newCounters()
@@ -161,12 +204,21 @@ func Run(ctx context.Context, o Options) (err error) {
 	mux.Handle("/metrics", env.Handler())
 	mux.Handle("/healthz", env.Handler())
 	mux.Handle("/readyz", env.Handler())
-	mux.Handle("/", web)
+	for _, prefix := range monitor.Prefixes {
+		mux.Handle(prefix, web) // and the slash-less path redirects
+	}
 	ln, err := net.Listen("tcp", o.MonitorAddr)
 	if err != nil {
 		return fmt.Errorf("web monitor on %s: %w", o.MonitorAddr, err)
 	}
 	ends := Endpoints{Brokers: brokers, RegistryURL: reg.URL(), MongoURI: mongo.URI(), MonitorURL: "http://" + ln.Addr().String()}
+	// The dashboard at /, reading this process's own /metrics and /readyz
+	// as it would read the separate binaries'.
+	dash, err := dashboard.New(s.dashboardOptions(o, ends, env.Registry, log))
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", dash)
 	report := newReporter(o, cl, mongo.URI(), s, counts, log)
 	res.add(report.close)
 
@@ -180,16 +232,20 @@ func Run(ctx context.Context, o Options) (err error) {
 			start(c.name, c.Component)
 		}
 	}
-	fmt.Fprintf(o.Out, "pipeline running: Kafka %s, schema registry %s, MongoDB %s, MySQL %s\nweb monitor: %s/ (monitor, query: customers, products, totals; /metrics)\n",
-		brokers[0], reg.URL(), mongo.URI(), redactDSN(o.MySQLDSN), ends.MonitorURL)
+	g.Go(func() error { env.ReportLag(gctx, 5*time.Second, s.groups()...); return nil })
+	g.Go(func() error { return dash.Run(gctx) })
+	fmt.Fprintf(o.Out, "pipeline running (pid %d; Ctrl-C stops it): Kafka %s, schema registry %s, MongoDB %s, MySQL %s\n"+
+		"dashboard: %s/ (Goka's monitor: %s/monitor/, queries: %s/query/, metrics: %s/metrics)\n",
+		os.Getpid(), brokers[0], reg.URL(), mongo.URI(), redactDSN(o.MySQLDSN), ends.MonitorURL, ends.MonitorURL, ends.MonitorURL, ends.MonitorURL)
+	report.legend()
+	if o.Started != nil {
+		o.Started(ends)
+	}
 
 	g.Go(func() error {
 		// The producer waits for the CDC snapshot: orders for customers
 		// the lookup tables do not have yet would only be retried.
 		if err := awaitCatalog(gctx, cl, s, 2*time.Minute); err != nil {
-			return err
-		}
-		if err := tableViews(gctx, g, env, web, s); err != nil {
 			return err
 		}
 		start(producerName, s.producer)
@@ -214,10 +270,17 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 		}
 	})
-	if err := g.Wait(); err != nil && !errors.Is(err, errBoundedRunDone) && ctx.Err() == nil {
-		return err
+	err = g.Wait()
+	switch {
+	case errors.Is(err, errBoundedRunDone):
+		return nil
+	case ctx.Err() != nil: // stopped from outside (Ctrl-C): say what was done
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		report.stopped(rctx)
+		return nil
 	}
-	return nil
+	return err
 }
 
 // closers closes resources in the reverse order of opening.
@@ -270,10 +333,20 @@ func mysqlUp(ctx context.Context, dsn string) error {
 	defer db.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(pctx); err != nil {
-		return fmt.Errorf("MariaDB at %s does not answer (%w): start it with scripts/mariadb.sh start (make run does)", redactDSN(dsn), err)
+	err = db.PingContext(pctx)
+	var me *mysql.MySQLError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &me) && (me.Number == 1045 || me.Number == 1044 || me.Number == 1698):
+		// It answers: the user, the password or the grants are wrong.
+		return fmt.Errorf("MariaDB at %s refused the login, authentication failed (%w): check the user and password of --mysql.dsn (scripts/mariadb.sh creates orderstream/orderstream)", redactDSN(dsn), err)
+	case errors.As(err, &me) && me.Number == 1049:
+		return fmt.Errorf("MariaDB at %s has no such database (%w): check the database of --mysql.dsn, or load it with scripts/mariadb.sh start", redactDSN(dsn), err)
+	case errors.As(err, &me):
+		return fmt.Errorf("MariaDB at %s answers with an error (%w): check --mysql.dsn", redactDSN(dsn), err)
 	}
-	return nil
+	return fmt.Errorf("MariaDB at %s does not answer (%w): start it with scripts/mariadb.sh start (make run does), or check the address in --mysql.dsn", redactDSN(dsn), err)
 }
 
 func portFree(addr string) error {

@@ -86,7 +86,7 @@ type page struct {
 }
 
 // monitorPages are the pages checkMonitor looks at.
-var monitorPages = []string{"/", "/monitor/", "/query/customers/1", "/query/products/19", "/query/totals/1", "/metrics"}
+var monitorPages = []string{"/", "/api/state", "/goka/", "/monitor/", "/query/customers/1", "/query/products/19", "/query/totals/1", "/metrics"}
 
 func readEndState(ctx context.Context, e Endpoints) (*endState, error) {
 	st := &endState{pages: map[string]page{}}
@@ -173,7 +173,9 @@ func checkMonitor(t *testing.T, pages map[string]page) {
 		require.Equal(t, http.StatusOK, p.status, path)
 		return p.body
 	}
-	assert.Contains(t, get("/"), "Monitor")
+	assert.Contains(t, get("/"), `<svg id="diagram"`, "the dashboard at /")
+	assert.Contains(t, get("/api/state"), `"name":"orders-totals-by-customer"`)
+	assert.Contains(t, get("/goka/"), "Monitor")
 	assert.Contains(t, get("/monitor/"), "orders-totals-by-customer")
 	assert.Contains(t, get("/query/customers/1"), "Emma", "customer 1 of the seed data")
 	assert.Contains(t, get("/query/products/19"), "0.10", "product 19's price")
@@ -182,6 +184,7 @@ func checkMonitor(t *testing.T, pages map[string]page) {
 	assert.Contains(t, totals, "Emma Johnson")
 	assert.False(t, strings.Contains(get("/monitor/"), "https://"), "assets are local")
 	assert.Contains(t, get("/metrics"), "orderstream_totals_records_total")
+	assert.Contains(t, get("/metrics"), `orderstream_consumer_lag{group="orders-totals-by-customer"`, "as README says")
 }
 
 func TestClearErrorsBeforeStarting(t *testing.T) {
@@ -197,6 +200,19 @@ func TestClearErrorsBeforeStarting(t *testing.T) {
 	require.ErrorContains(t, err, "does not answer")
 	require.ErrorContains(t, err, "scripts/mariadb.sh start")
 	require.NotContains(t, err.Error(), ":p@", "no password in the message")
+
+	// MariaDB answers, but the password is wrong: the fix is the DSN, not
+	// starting MariaDB.
+	o = base
+	wrong, err := mysql.ParseDSN(testkit.MySQL(t))
+	require.NoError(t, err)
+	wrong.Passwd = "not-the-password"
+	o.MySQLDSN = wrong.FormatDSN()
+	err = Run(context.Background(), o)
+	require.ErrorContains(t, err, "authentication failed")
+	require.ErrorContains(t, err, "check the user and password of --mysql.dsn")
+	require.NotContains(t, err.Error(), "start it")
+	require.NotContains(t, err.Error(), "not-the-password", "no password in the message")
 
 	o = base
 	o.MySQLDSN = testkit.MySQL(t)

@@ -52,8 +52,6 @@ func (c *GokaContext) Fail(err error)           { c.Failed = append(c.Failed, er
 
 func (c *GokaContext) SetValue(v any, _ ...goka.ContextOption) { c.Set = append(c.Set, v) }
 
-func (c *GokaContext) Lookup(t goka.Table, key string) any { return c.Tables[t][key] }
-
 func (c *GokaContext) Emit(t goka.Stream, key string, v any, _ ...goka.ContextOption) {
 	c.Emitted = append(c.Emitted, Emitted{t, key, v})
 }

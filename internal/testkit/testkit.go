@@ -1,5 +1,6 @@
 // Package testkit has what tests share: a schema registry, and the real
-// infrastructure (Kafka, MariaDB) when the environment provides it.
+// infrastructure (Kafka, MariaDB, a headless Chromium) when the environment
+// provides it.
 package testkit
 
 import (
@@ -7,10 +8,12 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -134,4 +137,40 @@ func KafkaConfig(brokers []string) config.Kafka {
 		ClientID: "test", CompressionType: "lz4", Linger: 5 * time.Millisecond, SessionTimeout: 10 * time.Second,
 		ReplicationFactor: 1, Partitions: 6, CreateTopics: true,
 	}
+}
+
+// Chromium returns the path of a Chromium to drive headless (Debian's
+// chromium package; CHROMIUM names another binary).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	Slow(t, "a test in a browser")
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	need(t, "Chromium", "apt-get install -y chromium (as root; .ci/run installs it)")
+	return ""
+}
+
+// Browser starts a headless Chromium for the test, in a fresh profile,
+// with everything that would reach the network on its own turned off, and
+// returns the context of its first tab. It ends with ctx or the test.
+func Browser(t testing.TB, ctx context.Context, width, height int) context.Context {
+	t.Helper()
+	chrome := Chromium(t)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true), chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("hide-scrollbars", true), chromedp.Flag("mute-audio", true))
+	tab, cancelTab := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate("about:blank")), "starting %s", chrome)
+	return tab
 }

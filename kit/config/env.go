@@ -11,8 +11,10 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -26,13 +28,24 @@ func EnvName(name string) string {
 
 // Parse parses args into fs, then fills every flag not given on the command
 // line from its environment variable.
+//
+// A flag error is returned, not printed: the flag package would print it
+// and the whole usage, and the main prints the error again. --help prints
+// the usage and returns flag.ErrHelp.
 func Parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
 		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%w (%s --help lists the flags)", err, fs.Name())
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || err != nil {
 			return

@@ -1,13 +1,17 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/pierrec/lz4/v4"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -34,6 +38,9 @@ func (k *Kafka) Franz(log *slog.Logger) ([]kgo.Opt, error) {
 	if k.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(k.SessionTimeout), kgo.HeartbeatInterval(k.SessionTimeout/3))
 	}
+	if k.GroupInstanceID != "" {
+		opts = append(opts, kgo.InstanceID(k.GroupInstanceID))
+	}
 	switch strings.ToLower(k.CompressionType) {
 	case "none", "":
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -42,7 +49,7 @@ func (k *Kafka) Franz(log *slog.Logger) ([]kgo.Opt, error) {
 	case "snappy":
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
 	case "lz4":
-		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()), kgo.WithCompressor(lz4Frames))
 	case "zstd":
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
 	default:
@@ -84,4 +91,32 @@ func (k *Kafka) deliveryTimeout() time.Duration {
 		return k.DeliveryTimeout
 	}
 	return 2 * time.Minute
+}
+
+// lz4Frames compresses produce batches into LZ4 frames of 64 KiB blocks,
+// the block size of Java's KafkaLZ4BlockOutputStream. franz-go's default
+// writer declares 4 MiB blocks, which makes every writer, and every
+// reader of the batch (sarama's and franz-go's consumers), hold 4 MiB
+// buffers: a quarter of a processor's heap.
+var lz4Frames kgo.Compressor = &lz4Compressor{pool: sync.Pool{New: func() any {
+	w := lz4.NewWriter(nil)
+	if err := w.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.CompressionLevelOption(lz4.Fast)); err != nil {
+		panic(err) // constant options
+	}
+	return w
+}}}
+
+type lz4Compressor struct{ pool sync.Pool }
+
+func (c *lz4Compressor) Compress(dst *bytes.Buffer, src []byte, _ ...kgo.CompressFlag) ([]byte, kgo.CompressionCodecType) {
+	w := c.pool.Get().(*lz4.Writer)
+	defer c.pool.Put(w)
+	w.Reset(dst)
+	if _, err := w.Write(src); err != nil {
+		return nil, kgo.CodecError
+	}
+	if err := w.Close(); err != nil {
+		return nil, kgo.CodecError
+	}
+	return dst.Bytes(), kgo.CodecLz4
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -87,6 +88,33 @@ func (c *Clients) topicManager(b goka.TopicManagerBuilder) goka.TopicManagerBuil
 	}
 }
 
+// rejoining wraps a consumer group builder so that its groups rejoin at
+// once after a rebalance. Goka calls Consume once per group generation and
+// waits 5 s after each before calling it again (goka v1.1.16,
+// processor.go), so every rebalance stalled the whole group for at least
+// that long while the coordinator waited for this member; the wrapped
+// Consume runs generation after generation itself, returning only when ctx
+// ends or consuming fails.
+func rejoining(b goka.ConsumerGroupBuilder) goka.ConsumerGroupBuilder {
+	return func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+		cg, err := b(brokers, group, clientID)
+		if err != nil {
+			return nil, err
+		}
+		return rejoiningGroup{cg}, nil
+	}
+}
+
+type rejoiningGroup struct{ sarama.ConsumerGroup }
+
+func (g rejoiningGroup) Consume(ctx context.Context, topics []string, handler sarama.ConsumerGroupHandler) error {
+	for {
+		if err := g.ConsumerGroup.Consume(ctx, topics, handler); err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
 // ProcessorOptions are the Goka options every processor of ours runs with:
 // our sarama configuration for consuming, offsets committed in order (see
 // package ordered), the franz-go producer with delivery.timeout.ms (see
@@ -108,7 +136,7 @@ func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir 
 	return []goka.ProcessorOption{
 		goka.WithClientID(k.ClientID + "-" + string(group)),
 		goka.WithHasher(murmur2.Hasher),
-		goka.WithConsumerGroupBuilder(ordered.Builder(goka.ConsumerGroupBuilderWithConfig(clone(cfg)))),
+		goka.WithConsumerGroupBuilder(rejoining(ordered.Builder(goka.ConsumerGroupBuilderWithConfig(clone(cfg))))),
 		goka.WithConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
 		goka.WithProducerBuilder(produce),
 		goka.WithTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
@@ -152,15 +180,16 @@ func clone(cfg *sarama.Config) *sarama.Config {
 	return &c
 }
 
-// ViewOptions are the Goka options of a view of ours (in memory, murmur2);
-// close clients once the view has stopped (see Clients).
-func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clients) []goka.ViewOption {
+// ViewOptions are the Goka options of a view of ours (murmur2; the table in
+// memory, or with stateDir in LevelDB below it, a restart reading only what
+// is new); close clients once the view has stopped (see Clients).
+func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clients, stateDir string) []goka.ViewOption {
 	return []goka.ViewOption{
 		goka.WithViewClientID(k.ClientID + "-view"),
 		goka.WithViewHasher(murmur2.Hasher),
 		goka.WithViewConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
 		goka.WithViewTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
-		goka.WithViewStorageBuilder(store.MemoryBuilder()),
+		goka.WithViewStorageBuilder(store.Builder(stateDir)),
 		goka.WithViewLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),
 	}
 }

@@ -31,6 +31,7 @@ type Kafka struct {
 	Linger            time.Duration
 	DeliveryTimeout   time.Duration
 	SessionTimeout    time.Duration
+	GroupInstanceID   string
 	ReplicationFactor int
 	Partitions        int
 	CreateTopics      bool
@@ -48,6 +49,7 @@ func (k *Kafka) RegisterFlags(fs *flag.FlagSet, clientID string) {
 	fs.StringVar(&k.CompressionType, "compression.type", "lz4", "none, gzip, snappy, lz4 or zstd")
 	DurationMs(fs, &k.Linger, "linger.ms", 5*time.Millisecond, "how long the producer waits to fill a batch, in ms or as a duration (5ms)")
 	DurationMs(fs, &k.DeliveryTimeout, "delivery.timeout.ms", 2*time.Minute, "how long the producer keeps retrying a record before it fails (and the service restarts without committing past it), in ms or as a duration (120s), as Java's delivery.timeout.ms")
+	fs.StringVar(&k.GroupInstanceID, "group.instance.id", "", "static group membership (KIP-345), unique per instance and stable across its restarts (e.g. the pod name): a restart within session.timeout.ms moves no partitions")
 	DurationMs(fs, &k.SessionTimeout, "session.timeout.ms", 10*time.Second, "consumer group session timeout, in ms or as a duration (10s): how soon a crashed instance's partitions move to another")
 	fs.IntVar(&k.ReplicationFactor, "replication.factor", 1, "replication factor of topics this service creates (Confluent Cloud: 3)")
 	fs.IntVar(&k.Partitions, "num.partitions", 6, "partitions of topics this service creates")
@@ -77,6 +79,12 @@ func (k *Kafka) Sarama() (*sarama.Config, error) {
 	cfg.ClientID = k.ClientID
 	cfg.Version = sarama.V3_6_0_0
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// Fetched records wait in per-partition buffers (sarama's defaults: 1
+	// MiB fetches, 256 messages): with a processor's inputs and tables
+	// that is most of its memory, for no gain in throughput measured (make
+	// bench).
+	cfg.Consumer.Fetch.Default = 256 << 10
+	cfg.ChannelBufferSize = 64
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Idempotent = true
 	cfg.Net.MaxOpenRequests = 1 // required by the idempotent producer; keeps per-partition order through retries
@@ -85,6 +93,7 @@ func (k *Kafka) Sarama() (*sarama.Config, error) {
 	cfg.Producer.Flush.Frequency = k.Linger
 	cfg.Producer.Partitioner = murmur2.NewPartitioner
 	cfg.Metadata.AllowAutoTopicCreation = false
+	cfg.Consumer.Group.InstanceId = k.GroupInstanceID
 	if k.SessionTimeout > 0 {
 		cfg.Consumer.Group.Session.Timeout = k.SessionTimeout
 		cfg.Consumer.Group.Heartbeat.Interval = k.SessionTimeout / 3

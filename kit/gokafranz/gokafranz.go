@@ -10,6 +10,16 @@
 // where Kafka's Java client puts it (toPositive(murmur2(key)) % partitions):
 // the same place kit/murmur2 computes for Goka's Lookup and the group
 // table, so a processor's table writes land in the partition it reads.
+//
+// A Producer takes no record after one has failed: every later Emit fails
+// at once. franz-go fails all the records buffered for a partition with the
+// one that failed (no gap), but a record handed to it after that would be
+// written, ahead of the failed one that the restarted processor writes
+// again. Goka stops the processor on a failed emit only asynchronously, so
+// without this, a later order of a customer could reach order-details
+// before an earlier one, which the totals' watermark then takes for a
+// duplicate. The processor, or the emitter's service, restarts with a new
+// Producer.
 package gokafranz
 
 import (
@@ -88,6 +98,11 @@ func (p *Producer) EmitWithHeaders(topic, key string, value []byte, headers goka
 		for _, k := range slices.Sorted(maps.Keys(headers)) { // a stable order
 			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: headers[k]})
 		}
+	}
+	if first := p.failed.Load(); first != nil {
+		finish(&sarama.ProducerMessage{Topic: topic, Partition: -1, Offset: -1},
+			fmt.Errorf("producing to %s: not sent, an earlier record failed (the processor restarts): %w", topic, *first))
+		return promise
 	}
 	p.cl.Produce(context.Background(), rec, func(r *kgo.Record, err error) {
 		msg := &sarama.ProducerMessage{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}

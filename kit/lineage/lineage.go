@@ -82,26 +82,18 @@ type Store struct {
 
 // Load returns the record of group, or nil when there is none.
 func (s Store) Load(ctx context.Context, group string) (*Record, error) {
-	var latest *Record
-	err := topics.ReadToEnd(ctx, s.Client, s.Topic, func(r *kgo.Record) error {
-		if string(r.Key) != group {
-			return nil
-		}
-		if r.Value == nil {
-			latest = nil
-			return nil
-		}
-		var rec Record
-		if err := json.Unmarshal(r.Value, &rec); err != nil {
-			return fmt.Errorf("lineage record at %s/%d@%d does not parse: %w", r.Topic, r.Partition, r.Offset, err)
-		}
-		latest = &rec
-		return nil
-	})
+	v, found, err := topics.Latest(ctx, s.Client, s.Topic, group)
 	if err != nil {
 		return nil, fmt.Errorf("loading the lineage of %s from %s: %w", group, s.Topic, err)
 	}
-	return latest, nil
+	if !found {
+		return nil, nil
+	}
+	var rec Record
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return nil, fmt.Errorf("the lineage record of %s in %s does not parse: %w", group, s.Topic, err)
+	}
+	return &rec, nil
 }
 
 // Save writes rec and waits for Kafka's acknowledgement.

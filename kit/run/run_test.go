@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -63,4 +64,17 @@ func TestRestartReturnsAnErrorWhileStopping(t *testing.T) {
 		return errors.New("last flush failed")
 	}, nil)
 	require.ErrorContains(t, err, "last flush failed", "an error while stopping is not hidden")
+}
+
+func TestCgroupLimit(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, v string) string {
+		p := dir + "/" + name
+		require.NoError(t, os.WriteFile(p, []byte(v), 0o644))
+		return p
+	}
+	assert.Equal(t, int64(536870912), cgroupLimit([]string{dir + "/missing", write("v2", "536870912\n")}))
+	assert.Zero(t, cgroupLimit([]string{write("max", "max\n")}), "no limit")
+	assert.Zero(t, cgroupLimit([]string{write("v1", "9223372036854771712\n")}), "v1's unlimited")
+	assert.Zero(t, cgroupLimit([]string{dir + "/missing"}))
 }

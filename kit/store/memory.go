@@ -290,10 +290,13 @@ func appendRecord[K string | []byte](m *Memory, key K, value []byte, size int) (
 }
 
 // grow doubles the index. The slots keep their hashes, so no key is read.
-func (m *Memory) grow() {
+func (m *Memory) grow() { m.rehash(m.bits + 1) }
+
+// rehash moves the slots into an index of 1<<bits slots.
+func (m *Memory) rehash(bits uint) {
 	old := m.slots
-	m.bits++
-	m.slots = make([]uint64, 1<<m.bits)
+	m.bits = bits
+	m.slots = make([]uint64, 1<<bits)
 	mask := len(m.slots) - 1
 	for _, s := range old {
 		if s == empty {
@@ -338,20 +341,7 @@ func (m *Memory) shrink() {
 	for bits > 3 && m.rows*8 <= (1<<(bits-1))*3 {
 		bits--
 	}
-	old := m.slots
-	m.bits = bits
-	m.slots = make([]uint64, 1<<bits)
-	mask := len(m.slots) - 1
-	for _, s := range old {
-		if s == empty {
-			continue
-		}
-		i := m.home(uint32(s >> hashShift))
-		for m.slots[i] != empty {
-			i = (i + 1) & mask
-		}
-		m.slots[i] = s
-	}
+	m.rehash(bits)
 }
 
 // GetOffset returns the offset last set, def before any.

@@ -126,3 +126,18 @@ func listOffsetsOnce(ctx context.Context, adm *kadm.Client, topic string) (kadm.
 func retriable(err error) bool {
 	return kerr.IsRetriable(err) && !errors.Is(err, kerr.UnknownTopicOrPartition)
 }
+
+// Latest returns the value of the last record of key in topic, read to its
+// end (a compacted topic holding state under keys): false when there is
+// none, or when the last record is a tombstone.
+func Latest(ctx context.Context, cl *kgo.Client, topic, key string) ([]byte, bool, error) {
+	var latest []byte
+	found := false
+	err := ReadToEnd(ctx, cl, topic, func(r *kgo.Record) error {
+		if string(r.Key) == key {
+			latest, found = r.Value, r.Value != nil
+		}
+		return nil
+	})
+	return latest, found, err
+}

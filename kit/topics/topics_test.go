@@ -131,3 +131,27 @@ func TestReadToEndRetriesRetriableErrors(t *testing.T) {
 	assert.Equal(t, 1, f.Hits())
 	f.Remove()
 }
+
+func TestLatestIsTheLastRecordOfTheKey(t *testing.T) {
+	cl := client(t)
+	ctx := context.Background()
+	_, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "kv")
+	require.NoError(t, err)
+	put := func(k string, v []byte) {
+		require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "kv", Key: []byte(k), Value: v}).FirstErr())
+	}
+	_, found, err := topics.Latest(ctx, cl, "kv", "a")
+	require.NoError(t, err)
+	assert.False(t, found, "an empty topic")
+	put("a", []byte("1"))
+	put("b", []byte("x"))
+	put("a", []byte("2"))
+	v, found, err := topics.Latest(ctx, cl, "kv", "a")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, "2", string(v))
+	put("a", nil)
+	_, found, err = topics.Latest(ctx, cl, "kv", "a")
+	require.NoError(t, err)
+	assert.False(t, found, "a tombstone last")
+}

@@ -1,10 +1,14 @@
 // Package details is the orders-details processor: it joins each order with
-// its customer and product, read from the customers and products tables
-// (Goka Lookup tables: every instance holds every partition, the analogue of
-// a Kafka Streams GlobalKTable), and writes OrderDetails to order-details.
+// its customer and product, read from the customers and products tables,
+// and writes OrderDetails to order-details. The tables are lookup tables:
+// every instance holds every partition, the analogue of a Kafka Streams
+// GlobalKTable. They are Goka views of the process (NewViews), one copy of
+// each table shared by the join, its retries, and whatever else in the
+// process reads them (Goka's own Lookup edges would give each group a copy
+// of its own), recovered before the processors start.
 //
 //	orders ──► orders-details ──► order-details         JOINED, or RETRYING / DEAD_LETTERED markers
-//	             │  Lookup customers, products
+//	             │  looks up customers, products (Tables)
 //	             ├──► orders-details-retry ──► orders-details-retry (group): waits, joins again
 //	             └──► orders-details-dlq     undecodable or invalid orders, orders never joined
 //
@@ -104,23 +108,68 @@ func NewCodecs(ctx context.Context, reg *codecs.Registry, t Topics) (*Codecs, er
 	return &c, nil
 }
 
+// Tables are the lookup tables of the join: rows by key, from every
+// partition, as they are now. Values are what the tables' Lenient codecs
+// decode (codecs.Decoded), nil for a missing row; an error means the
+// table cannot be read now (not recovered, stopped).
+type Tables interface {
+	Get(table goka.Table, key string) (any, error)
+}
+
+// Views are Tables as Goka views (see NewViews).
+type Views map[goka.Table]*goka.View
+
+// Get reads key from table's view.
+func (v Views) Get(table goka.Table, key string) (any, error) {
+	view := v[table]
+	if view == nil {
+		return nil, fmt.Errorf("no view of table %s", table)
+	}
+	return view.Get(key)
+}
+
+// NewViews returns the views of the customers and products tables (not
+// running yet: run them, and start the processors once they are
+// recovered). Their codecs never fail (an unreadable row reaches the join
+// as a decoding error) and decode each version of a row once, handing the
+// same value to every reader (codecs.Shared): the values are read only.
+func NewViews(brokers []string, t Topics, c *Codecs, opts ...goka.ViewOption) (Views, error) {
+	views := Views{}
+	for table, codec := range map[goka.Table]goka.Codec{
+		t.Customers: codecs.NewShared(c.Customer, rowMemo),
+		t.Products:  codecs.NewShared(c.Product, rowMemo),
+	} {
+		v, err := goka.NewView(brokers, table, codec, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("view of table %s: %w", table, err)
+		}
+		views[table] = v
+	}
+	return views, nil
+}
+
+// rowMemo is how many decoded rows each table keeps (codecs.Shared): the
+// hot customers and products of a shop, a few hundred bytes each.
+const rowMemo = 10_000
+
 // Joiner holds the two processors' callbacks.
 type Joiner struct {
 	opts   Options
 	codecs *Codecs
+	tables Tables
 	log    *slog.Logger
 	wait   func(ctx context.Context, until time.Time) bool // false: ctx ended first
 }
 
-// New returns a Joiner.
-func New(opts Options, c *Codecs) *Joiner {
+// New returns a Joiner reading rows from tables.
+func New(opts Options, c *Codecs, tables Tables) *Joiner {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Group == "" {
 		opts.Group = DefaultGroup
 	}
-	return &Joiner{opts: opts, codecs: c, log: opts.Logger.With("group", string(opts.Group)), wait: waitUntil}
+	return &Joiner{opts: opts, codecs: c, tables: tables, log: opts.Logger.With("group", string(opts.Group)), wait: waitUntil}
 }
 
 func waitUntil(ctx context.Context, until time.Time) bool {
@@ -146,8 +195,6 @@ func (j *Joiner) Graph() *goka.GroupGraph {
 	t := j.opts.Topics
 	return goka.DefineGroup(j.opts.Group,
 		goka.Input(t.Orders, codecs.NewLenient(j.codecs.Order), j.onOrder),
-		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
-		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
 		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.DeadLetter, new(codec.Bytes)),
@@ -159,8 +206,6 @@ func (j *Joiner) RetryGraph() *goka.GroupGraph {
 	t := j.opts.Topics
 	return goka.DefineGroup(j.retryGroup(),
 		goka.Input(t.Retry, codecs.NewLenient(j.codecs.Details), j.onRetry),
-		goka.Lookup(t.Customers, codecs.NewLenient(j.codecs.Customer)),
-		goka.Lookup(t.Products, codecs.NewLenient(j.codecs.Product)),
 		goka.Output(t.Details, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.Retry, codecs.NewLenient(j.codecs.Details)),
 		goka.Output(t.DeadLetter, new(codec.Bytes)),
@@ -191,11 +236,12 @@ func (j *Joiner) onOrder(ctx goka.Context, msg any) {
 		j.badOrder(ctx, in.Raw, src, deadletter.StageDecode, in.Err)
 		return
 	}
-	if err := validate(ctx.Key(), in.Value); err != nil {
+	line, err := validate(ctx.Key(), in.Value)
+	if err != nil {
 		j.badOrder(ctx, in.Raw, src, deadletter.StageValidate, err)
 		return
 	}
-	j.join(ctx, in.Value, src, 0)
+	j.join(ctx, in.Value, line, src, 0)
 }
 
 // badOrder dead-letters an order that cannot be joined as it is, and
@@ -246,26 +292,28 @@ func (j *Joiner) onRetry(ctx goka.Context, msg any) {
 	}
 	order := &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, ProductID: d.ProductID,
 		Quantity: d.Quantity, UnitPrice: d.UnitPrice, CreatedAt: d.CreatedAt}
-	if err := validate(ctx.Key(), order); err != nil {
+	line, err := validate(ctx.Key(), order)
+	if err != nil {
 		// Only a record put here by hand (or the dead-letter replay) can
 		// fail this: orders-details validated it before its first retry.
 		j.deadLetter(ctx, in.Raw, deadletter.StageValidate, err)
 		return
 	}
-	j.join(ctx, order, source{d.SourceEpoch, d.SourcePartition, d.SourceOffset}, d.Attempt)
+	j.join(ctx, order, line, source{d.SourceEpoch, d.SourcePartition, d.SourceOffset}, d.Attempt)
 }
 
 func dueHeader(t time.Time) goka.Headers {
 	return goka.Headers{RetryDueHeader: []byte(strconv.FormatInt(t.UnixMilli(), 10))}
 }
 
-// join emits the outcome of one join attempt for order.
-func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32) {
+// join emits the outcome of one join attempt for order, whose line total
+// is line.
+func (j *Joiner) join(ctx goka.Context, o *avro.Order, line *big.Rat, src source, attempt int32) {
 	t := j.opts.Topics
 	key := codecs.Key(o.CustomerID)
 	d := &avro.OrderDetails{
 		OrderID: o.OrderID, CustomerID: o.CustomerID, ProductID: o.ProductID, Quantity: o.Quantity,
-		UnitPrice: o.UnitPrice, LineTotal: lineTotal(o), CreatedAt: o.CreatedAt,
+		UnitPrice: o.UnitPrice, LineTotal: line, CreatedAt: o.CreatedAt,
 		SourceEpoch: src.epoch, SourcePartition: src.partition, SourceOffset: src.offset, Attempt: attempt,
 	}
 	cust, prod, reason, err := j.lookup(ctx, o)
@@ -312,11 +360,11 @@ func (j *Joiner) join(ctx goka.Context, o *avro.Order, src source, attempt int32
 // (reason: the order is retried, then dead-lettered). An error is not the
 // order's fault: the processor stops.
 func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.Product, string, error) {
-	cust, reason, err := lookupRow[avro.Customer](ctx, j.opts.Topics.Customers, o.CustomerID, "customer")
+	cust, reason, err := lookupRow[avro.Customer](j.tables, j.opts.Topics.Customers, o.CustomerID, "customer")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}
-	prod, reason, err := lookupRow[avro.Product](ctx, j.opts.Topics.Products, o.ProductID, "product")
+	prod, reason, err := lookupRow[avro.Product](j.tables, j.opts.Topics.Products, o.ProductID, "product")
 	if reason != "" || err != nil {
 		return nil, nil, reason, err
 	}
@@ -329,8 +377,11 @@ func (j *Joiner) lookup(ctx goka.Context, o *avro.Order) (*avro.Customer, *avro.
 // onto ours is a configuration fault (the registry was reset, or another
 // registry is configured) and an unreachable registry a transient one:
 // both stop the processor, and no order is dead-lettered for them.
-func lookupRow[T any](ctx goka.Context, table goka.Table, id int64, what string) (*T, string, error) {
-	v := ctx.Lookup(table, codecs.Key(id))
+func lookupRow[T any](tables Tables, table goka.Table, id int64, what string) (*T, string, error) {
+	v, err := tables.Get(table, codecs.Key(id))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s %d from table %s: %w", what, id, table, err)
+	}
 	if v == nil {
 		return nil, fmt.Sprintf("%s %d not found in table %s", what, id, table), nil
 	}
@@ -390,27 +441,40 @@ func (j *Joiner) emitDeadLetter(ctx goka.Context, raw []byte, r deadletter.Recor
 // maxLineTotal is the first value decimal(12,2) cannot hold.
 var maxLineTotal = big.NewRat(1e10, 1)
 
+// maxLineCents is maxLineTotal in cents.
+const maxLineCents = 1e12
+
 // validate checks what the schema cannot: an order keyed by its customer
-// (per-customer order and co-partitioning depend on it) with a sane amount.
-func validate(key string, o *avro.Order) error {
+// (per-customer order and co-partitioning depend on it) with a sane
+// amount. It returns the order's line total, quantity * unit price.
+func validate(key string, o *avro.Order) (*big.Rat, error) {
 	if want := codecs.Key(o.CustomerID); key != want {
-		return fmt.Errorf("order %s is keyed %q but belongs to customer %d: orders must be keyed by customer id", o.OrderID, key, o.CustomerID)
+		return nil, fmt.Errorf("order %s is keyed %q but belongs to customer %d: orders must be keyed by customer id", o.OrderID, key, o.CustomerID)
 	}
 	if o.Quantity <= 0 {
-		return fmt.Errorf("order %s: quantity %d is not positive", o.OrderID, o.Quantity)
+		return nil, fmt.Errorf("order %s: quantity %d is not positive", o.OrderID, o.Quantity)
 	}
 	if o.UnitPrice == nil || o.UnitPrice.Sign() < 0 {
-		return fmt.Errorf("order %s: unit price %v is missing or negative", o.OrderID, o.UnitPrice)
+		return nil, fmt.Errorf("order %s: unit price %v is missing or negative", o.OrderID, o.UnitPrice)
 	}
-	if lineTotal(o).Cmp(maxLineTotal) >= 0 {
-		return fmt.Errorf("order %s: line total %s does not fit decimal(12,2)", o.OrderID, lineTotal(o).FloatString(2))
+	line := lineTotal(o)
+	if line.Cmp(maxLineTotal) >= 0 {
+		return nil, fmt.Errorf("order %s: line total %s does not fit decimal(12,2)", o.OrderID, line.FloatString(2))
 	}
-	return nil
+	return line, nil
 }
 
+// lineTotal is quantity * unit price: in cents when the price is a whole
+// number of cents (every price of a decimal(10,2) column), exactly either
+// way.
 func lineTotal(o *avro.Order) *big.Rat {
 	if o.UnitPrice == nil {
 		return new(big.Rat)
+	}
+	if cents, ok := codecs.Unscaled(o.UnitPrice, 2); ok && cents >= 0 && cents < maxLineCents {
+		if line := cents * int64(o.Quantity); line/int64(o.Quantity) == cents {
+			return codecs.Scaled(line, 2)
+		}
 	}
 	return new(big.Rat).Mul(o.UnitPrice, big.NewRat(int64(o.Quantity), 1))
 }

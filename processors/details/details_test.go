@@ -32,10 +32,16 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	c, err := NewCodecs(ctx, testkit.Registry(t), DefaultTopics)
 	require.NoError(t, err)
 	tt := tester.New(t)
-	j := New(Options{Topics: DefaultTopics, MaxRetries: maxRetries, RetryDelay: time.Hour}, c)
+	views, err := NewViews(nil, DefaultTopics, c, goka.WithViewTester(tt))
+	require.NoError(t, err)
+	errs := make(chan error, 4)
+	for _, v := range views {
+		go func() { errs <- v.Run(ctx) }()
+		<-v.WaitRunning()
+	}
+	j := New(Options{Topics: DefaultTopics, MaxRetries: maxRetries, RetryDelay: time.Hour}, c, views)
 	j.wait = func(context.Context, time.Time) bool { return true } // no real waiting in unit tests
 
-	errs := make(chan error, 2)
 	for _, g := range []*goka.GroupGraph{j.Graph(), j.RetryGraph()} {
 		p, err := goka.NewProcessor(nil, g, goka.WithTester(tt), goka.WithNilHandling(goka.NilProcess))
 		require.NoError(t, err)
@@ -44,7 +50,7 @@ func newFixture(t *testing.T, maxRetries int) *fixture {
 	}
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
+		for range 4 {
 			require.NoError(t, <-errs)
 		}
 	})
@@ -107,8 +113,8 @@ func assertEmpty(t *testing.T, qs ...*tester.QueueTracker) {
 
 func TestJoinsOrderWithCustomerAndProduct(t *testing.T) {
 	f := newFixture(t, 3)
-	f.tt.SetTableValue(DefaultTopics.Customers, "1", customer(1))
-	f.tt.SetTableValue(DefaultTopics.Products, "7", product(7))
+	f.tt.SetTableValue(DefaultTopics.Customers, "1", f.row(customer(1)))
+	f.tt.SetTableValue(DefaultTopics.Products, "7", f.row(product(7)))
 
 	f.tt.Consume(string(DefaultTopics.Orders), "1", order(orderID, 1, 7, 3))
 
@@ -128,10 +134,10 @@ func TestJoinsOrderWithCustomerAndProduct(t *testing.T) {
 
 func TestCustomerArrivingDuringRetryIsJoined(t *testing.T) {
 	f := newFixture(t, 3)
-	f.tt.SetTableValue(DefaultTopics.Products, "7", product(7))
+	f.tt.SetTableValue(DefaultTopics.Products, "7", f.row(product(7)))
 	// The CDC source delivers the customer while the order waits for its retry.
 	f.j.wait = func(context.Context, time.Time) bool {
-		f.tt.SetTableValue(DefaultTopics.Customers, "1", customer(1))
+		f.tt.SetTableValue(DefaultTopics.Customers, "1", f.row(customer(1)))
 		return true
 	}
 
@@ -157,7 +163,7 @@ func TestCustomerArrivingDuringRetryIsJoined(t *testing.T) {
 
 func TestMissingProductIsDeadLetteredAfterRetries(t *testing.T) {
 	f := newFixture(t, 2)
-	f.tt.SetTableValue(DefaultTopics.Customers, "1", customer(1))
+	f.tt.SetTableValue(DefaultTopics.Customers, "1", f.row(customer(1)))
 
 	f.tt.Consume(string(DefaultTopics.Orders), "1", order(orderID, 1, 99, 1))
 
@@ -189,8 +195,8 @@ func TestMissingProductIsDeadLetteredAfterRetries(t *testing.T) {
 
 func TestTombstonedCustomerIsNotJoined(t *testing.T) {
 	f := newFixture(t, 0)
-	f.tt.SetTableValue(DefaultTopics.Products, "7", product(7))
-	f.consumeTable(t, DefaultTopics.Customers, "1", customer(1))
+	f.tt.SetTableValue(DefaultTopics.Products, "7", f.row(product(7)))
+	f.consumeTable(t, DefaultTopics.Customers, "1", f.row(customer(1)))
 	f.consumeTable(t, DefaultTopics.Customers, "1", nil) // deleted in MySQL
 
 	f.tt.Consume(string(DefaultTopics.Orders), "1", order(orderID, 1, 7, 1))
@@ -204,7 +210,7 @@ func TestTombstonedCustomerIsNotJoined(t *testing.T) {
 
 func TestUnreadableCustomerRowIsDeadLetteredWithTheReason(t *testing.T) {
 	f := newFixture(t, 0)
-	f.tt.SetTableValue(DefaultTopics.Products, "7", product(7))
+	f.tt.SetTableValue(DefaultTopics.Products, "7", f.row(product(7)))
 	f.consumeTable(t, DefaultTopics.Customers, "1", codecs.Raw(`{"id":1}`))
 
 	f.tt.Consume(string(DefaultTopics.Orders), "1", order(orderID, 1, 7, 1))
@@ -217,8 +223,8 @@ func TestUnreadableCustomerRowIsDeadLetteredWithTheReason(t *testing.T) {
 
 func TestBadOrdersGoToTheDeadLetterTopic(t *testing.T) {
 	f := newFixture(t, 3)
-	f.tt.SetTableValue(DefaultTopics.Customers, "1", customer(1))
-	f.tt.SetTableValue(DefaultTopics.Products, "7", product(7))
+	f.tt.SetTableValue(DefaultTopics.Customers, "1", f.row(customer(1)))
+	f.tt.SetTableValue(DefaultTopics.Products, "7", f.row(product(7)))
 	valid, err := f.j.codecs.Order.Encode(order(orderID, 1, 7, 1))
 	require.NoError(t, err)
 
@@ -245,6 +251,11 @@ func TestBadOrdersGoToTheDeadLetterTopic(t *testing.T) {
 			assert.Contains(t, string(h[deadletter.HeaderExceptionMessage]), tc.message)
 			assert.Equal(t, "orders", string(h[deadletter.HeaderTopic]))
 			assert.Equal(t, strings.TrimSpace(string(rune('0'+i))), string(h[deadletter.HeaderOffset]))
+			for _, name := range deadletter.HeaderNames {
+				assert.NotEmpty(t, h[name], "header %s (Kafka Connect writes ten)", name)
+			}
+			assert.Equal(t, string(h[deadletter.HeaderPartition]), string(h[deadletter.HeaderTaskID]))
+			assert.Equal(t, "github.com/orderstream/pipeline/processors/details.Joiner", string(h[deadletter.HeaderClass]))
 			if r, isRaw := tc.value.(codecs.Raw); isRaw {
 				assert.Equal(t, []byte(r), raw, "the original bytes, unchanged")
 			}
@@ -269,8 +280,8 @@ func TestOrderDetailsNeverCarryTheCardNumber(t *testing.T) {
 	f := newFixture(t, 0)
 	c := customer(1)
 	c.CreditCard = ptr("4111111111111111") // even if an unmasked row slipped through
-	f.tt.SetTableValue(DefaultTopics.Customers, "1", c)
-	f.tt.SetTableValue(DefaultTopics.Products, "7", product(7))
+	f.tt.SetTableValue(DefaultTopics.Customers, "1", f.row(c))
+	f.tt.SetTableValue(DefaultTopics.Products, "7", f.row(product(7)))
 	f.tt.Consume(string(DefaultTopics.Orders), "1", order(orderID, 1, 7, 1))
 	_, raw, ok := f.details.NextRaw()
 	require.True(t, ok)
@@ -295,12 +306,12 @@ func TestRowOfAnUnknownSchemaStopsTheProcessor(t *testing.T) {
 	prod, err := f.j.codecs.Product.Encode(product(7))
 	require.NoError(t, err)
 	unknown := []byte{0, 0, 0, 0x7f, 0x7f, 2, 0}
-	ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup,
-		Tables: map[goka.Table]map[string]any{
-			DefaultTopics.Customers: {"1": lenient(f.j.codecs.Customer, unknown)},
-			DefaultTopics.Products:  {"7": lenient(f.j.codecs.Product, prod)},
-		}}
-	f.j.onOrder(ctx, lenient(f.j.codecs.Order, raw))
+	ctx := &testkit.GokaContext{Ctx: context.Background(), TopicName: DefaultTopics.Orders, KeyValue: "1", GroupName: DefaultGroup}
+	j := New(f.j.opts, f.j.codecs, tables{
+		DefaultTopics.Customers: {"1": lenient(f.j.codecs.Customer, unknown)},
+		DefaultTopics.Products:  {"7": lenient(f.j.codecs.Product, prod)},
+	})
+	j.onOrder(ctx, lenient(f.j.codecs.Order, raw))
 	require.Len(t, ctx.Failed, 1)
 	assert.Contains(t, ctx.Failed[0].Error(), "the row of customer 1 in table customers cannot be read")
 	assert.Contains(t, ctx.Failed[0].Error(), "Was the registry reset")
@@ -333,4 +344,25 @@ func TestRegistryDownDuringARebalanceDeadLettersNothing(t *testing.T) {
 			assert.Equal(t, 1, ctx.DeferredFailed, "the order's commit is held back")
 		})
 	}
+}
+
+// tables are Tables in a map.
+type tables map[goka.Table]map[string]any
+
+func (t tables) Get(table goka.Table, key string) (any, error) { return t[table][key], nil }
+
+// row encodes a customer or product as the CDC source writes it.
+func (f *fixture) row(v any) codecs.Raw {
+	var b []byte
+	var err error
+	switch v := v.(type) {
+	case *avro.Customer:
+		b, err = f.j.codecs.Customer.Encode(v)
+	case *avro.Product:
+		b, err = f.j.codecs.Product.Encode(v)
+	}
+	if err != nil {
+		panic(err)
+	}
+	return codecs.Raw(b)
 }

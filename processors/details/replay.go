@@ -58,7 +58,7 @@ func Replay(ctx context.Context, cl *kgo.Client, c *Codecs, o ReplayOptions) (Re
 	err := topics.ReadToEnd(ctx, cl, string(o.Topics.DeadLetter), func(r *kgo.Record) error {
 		rep.Read++
 		if (!o.From.IsZero() && r.Timestamp.Before(o.From)) || (!o.Until.IsZero() && !r.Timestamp.Before(o.Until)) {
-			skip("outside --from/--until")
+			skip("outside --replay.from/--replay.until")
 			return nil
 		}
 		h := map[string]string{}
@@ -75,7 +75,7 @@ func Replay(ctx context.Context, cl *kgo.Client, c *Codecs, o ReplayOptions) (Re
 			skip(why)
 			return nil
 		}
-		if err := validate(codecs.Key(d.CustomerID), &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, Quantity: d.Quantity,
+		if _, err := validate(codecs.Key(d.CustomerID), &avro.Order{OrderID: d.OrderID, CustomerID: d.CustomerID, Quantity: d.Quantity,
 			UnitPrice: d.UnitPrice}); err != nil {
 			skip("breaks a rule of the join")
 			return nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/orderstream/pipeline/avro"
+	"github.com/orderstream/pipeline/codecs"
 )
 
 // Outcome is what Apply did with a record.
@@ -125,12 +126,9 @@ func raise(s *avro.CustomerTotalState, e, p int32, o int64) {
 
 func count(s *avro.CustomerTotalState, d *avro.OrderDetails) {
 	s.OrderCount++
-	if s.TotalAmount == nil {
-		s.TotalAmount = new(big.Rat)
-	}
-	s.TotalAmount = new(big.Rat).Add(s.TotalAmount, d.LineTotal)
-	if d.CustomerFirstName != nil && d.CustomerLastName != nil {
-		s.CustomerName = *d.CustomerFirstName + " " + *d.CustomerLastName
+	s.TotalAmount = add(s.TotalAmount, d.LineTotal)
+	if first, last := d.CustomerFirstName, d.CustomerLastName; first != nil && last != nil && !isName(s.CustomerName, *first, *last) {
+		s.CustomerName = *first + " " + *last
 	}
 	if d.CustomerEmail != nil {
 		s.CustomerEmail = d.CustomerEmail
@@ -154,4 +152,25 @@ func Total(s *avro.CustomerTotalState, now time.Time) *avro.CustomerTotal {
 		OrderCount: s.OrderCount, TotalAmount: s.TotalAmount,
 		LastOrderID: s.LastOrderID, LastOrderAt: s.LastOrderAt, UpdatedAt: now.UTC().Truncate(time.Millisecond),
 	}
+}
+
+// add is total + line, exactly: in cents when both are whole cents (every
+// amount of decimal(18,2) and decimal(12,2) columns).
+func add(total, line *big.Rat) *big.Rat {
+	if total == nil {
+		total = new(big.Rat)
+	}
+	if a, ok := codecs.Unscaled(total, 2); ok {
+		if b, ok := codecs.Unscaled(line, 2); ok {
+			if sum := a + b; (b >= 0) == (sum >= a) { // no overflow
+				return codecs.Scaled(sum, 2)
+			}
+		}
+	}
+	return new(big.Rat).Add(total, line)
+}
+
+// isName reports whether name is first + " " + last.
+func isName(name, first, last string) bool {
+	return len(name) == len(first)+1+len(last) && name[:len(first)] == first && name[len(first)] == ' ' && name[len(first)+1:] == last
 }

@@ -74,6 +74,10 @@ func NewCodecs(ctx context.Context, reg *codecs.Registry, group goka.Group, t To
 	return &c, nil
 }
 
+// stateMemo is how many customers' states stay decoded between two of
+// their orders (each a few hundred bytes).
+const stateMemo = 50_000
+
 // Aggregator holds the processor's callback.
 type Aggregator struct {
 	group  goka.Group
@@ -98,7 +102,9 @@ func New(group goka.Group, t Topics, c *Codecs, log *slog.Logger) *Aggregator {
 func (a *Aggregator) Graph() *goka.GroupGraph {
 	return goka.DefineGroup(a.group,
 		goka.Input(a.topics.Details, codecs.NewLenient(a.codecs.Details), a.onDetails),
-		goka.Persist(codecs.NewLenient(a.codecs.State)),
+		// The state a callback wrote is handed back to the next callback
+		// for its key without decoding it again (codecs.Owned).
+		goka.Persist(codecs.NewOwned(a.codecs.State, stateMemo)),
 		goka.Output(a.topics.Totals, codecs.NewLenient(a.codecs.Total)),
 		goka.Output(a.topics.DeadLetter, new(codec.Bytes)),
 	)

@@ -151,6 +151,10 @@ func TestBadRecordsAreDeadLettered(t *testing.T) {
 		assert.Equal(t, want.stage, string(h[deadletter.HeaderStage]))
 		assert.Contains(t, string(h[deadletter.HeaderExceptionMessage]), want.message)
 		assert.Equal(t, "orders-totals-by-customer", string(h[deadletter.HeaderConnector]))
+		for _, name := range deadletter.HeaderNames {
+			assert.NotEmpty(t, h[name], "header %s (Kafka Connect writes ten)", name)
+		}
+		assert.Equal(t, "github.com/orderstream/pipeline/processors/totals.Aggregator", string(h[deadletter.HeaderClass]))
 	}
 	// Still running.
 	f.tt.Consume(string(DefaultTopics.Details), "7", detailsRec(7, 2, 1, "1.00"))

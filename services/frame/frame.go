@@ -31,6 +31,7 @@ type Flags struct {
 	Registry config.Registry
 	Log      config.Log
 	HTTPAddr string
+	Pprof    bool
 }
 
 // NewFlags registers the shared flags on a new FlagSet named name, with
@@ -43,6 +44,7 @@ func NewFlags(name, about, httpAddr string) (*Flags, *flag.FlagSet) {
 	f.Registry.RegisterFlags(fs)
 	f.Log.RegisterFlags(fs)
 	fs.StringVar(&f.HTTPAddr, "http.addr", httpAddr, "where to serve /metrics, /healthz and /readyz (off: nowhere)")
+	fs.BoolVar(&f.Pprof, "http.pprof", false, "also serve Go's profiles under /debug/pprof/ on http.addr (for whoever can reach it: keep http.addr private)")
 	return f, fs
 }
 
@@ -52,9 +54,10 @@ type Env struct {
 	Log      *slog.Logger
 	Sarama   *sarama.Config
 	Registry *codecs.Registry
-	// OnProcessor, when set, sees every processor RunProcessors creates
-	// (the web monitor attaches them).
+	// OnProcessor and OnView, when set, see every processor and view
+	// RunProcessors runs (the web monitor attaches them).
 	OnProcessor func(*goka.Processor)
+	OnView      func(*goka.View)
 	health      *Health
 	part        string // this component's name in health
 }
@@ -98,13 +101,9 @@ func (e *Env) WithHealth(h *Health) *Env {
 // that each group in copartitioned has one partition count.
 func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartitioned ...[]string) error {
 	k := e.Flags.Kafka
-	opts, err := k.Franz(e.Log)
+	cl, err := e.KafkaClient()
 	if err != nil {
 		return err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return fmt.Errorf("connecting to Kafka at %s: %w", k.BootstrapServers, err)
 	}
 	defer cl.Close()
 	if err := topics.Ensure(ctx, cl, specs, int32(k.Partitions), int16(k.ReplicationFactor), k.CreateTopics, copartitioned...); err != nil {
@@ -113,13 +112,24 @@ func (e *Env) EnsureTopics(ctx context.Context, specs []topics.Spec, copartition
 	return nil
 }
 
+// KafkaClient is a franz-go client with the service's connection and
+// producer settings (config.Kafka.Franz) and opts; the caller closes it.
+func (e *Env) KafkaClient(opts ...kgo.Opt) (*kgo.Client, error) {
+	k := e.Flags.Kafka
+	base, err := k.Franz(e.Log)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("Kafka client for %s: %w", k.BootstrapServers, err)
+	}
+	return cl, nil
+}
+
 // CheckCopartitioned checks that the topics have one partition count.
 func (e *Env) CheckCopartitioned(ctx context.Context, names []string) error {
-	opts, err := e.Flags.Kafka.Franz(e.Log)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := e.KafkaClient()
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Handler serves /metrics (Prometheus), /healthz (the process answers) and
@@ -27,6 +27,13 @@ func (e *Env) Handler() http.Handler {
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("/readyz", e.health)
+	if e.Flags != nil && e.Flags.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
@@ -95,42 +102,42 @@ var consumerLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"group", "topic"})
 
 // WatchLag updates the consumer_lag gauge for groups every interval until
-// ctx ends.
+// ctx ends, in the background.
 func (e *Env) WatchLag(ctx context.Context, interval time.Duration, groups ...string) {
-	opts, err := e.Flags.Kafka.Franz(e.Log)
+	go e.ReportLag(ctx, interval, groups...)
+}
+
+// ReportLag updates the consumer_lag gauge for groups every interval until
+// ctx ends, and returns then: for a caller that waits for its goroutines
+// (the dev stack).
+func (e *Env) ReportLag(ctx context.Context, interval time.Duration, groups ...string) {
+	cl, err := e.KafkaClient()
 	if err != nil {
 		e.Log.Warn("consumer lag will not be reported", "err", err)
 		return
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		e.Log.Warn("consumer lag will not be reported", "err", err)
-		return
-	}
-	go func() {
-		defer cl.Close()
-		adm := kadm.NewClient(cl)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			lags, err := adm.Lag(ctx, groups...)
-			if err == nil {
-				for group, l := range lags {
-					if l.Error() != nil {
-						continue
-					}
-					for topic, total := range l.Lag.TotalByTopic() {
-						consumerLag.WithLabelValues(group, topic).Set(float64(total.Lag))
-					}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		lags, err := adm.Lag(ctx, groups...)
+		if err == nil {
+			for group, l := range lags {
+				if l.Error() != nil {
+					continue
 				}
-			} else if ctx.Err() == nil {
-				e.Log.Debug("reading consumer lag", "err", err)
+				for topic, total := range l.Lag.TotalByTopic() {
+					consumerLag.WithLabelValues(group, topic).Set(float64(total.Lag))
+				}
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		} else if ctx.Err() == nil {
+			e.Log.Debug("reading consumer lag", "err", err)
 		}
-	}()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

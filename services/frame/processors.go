@@ -12,20 +12,53 @@ import (
 	"github.com/orderstream/pipeline/kit/config"
 )
 
-// RunProcessors runs one Goka processor per graph until ctx ends or one of
-// them stops; then it stops the others and returns why the first stopped
-// (a processor that stops while ctx is live is a failure, even without an
-// error). The component is ready while every processor is running, as
-// Goka's state of it says: running once its group session is set up (its
-// partitions assigned and their tables recovered), and not while it joins
-// its group, between two sessions (its partitions revoked: a rebalance, a
-// session lost with the group coordinator), or once it fails or stops. Goka's
+// RunProcessors runs views, lookup tables the processors share (not yet
+// running; may be none), and, once every view is recovered, one Goka
+// processor per graph, until ctx ends or one of them stops; then it stops
+// the others and returns why the first stopped (a view or processor that
+// stops while ctx is live is a failure, even without an error). The
+// component is ready while every processor is running, as Goka's state of
+// it says: running once its group session is set up (its partitions
+// assigned and their tables recovered), and not while it joins its group,
+// between two sessions (its partitions revoked: a rebalance, a session lost
+// with the group coordinator), or once it fails or stops. Goka's
 // WaitForReady is not enough: it also returns when the processor has
 // stopped, and says nothing of later sessions. Restarting is the caller's:
 // see Supervise.
-func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*goka.GroupGraph) error {
+func (e *Env) RunProcessors(ctx context.Context, stateDir string, views []*goka.View, graphs ...*goka.GroupGraph) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if len(views) > 0 {
+		var topics []string
+		for _, v := range views {
+			topics = append(topics, v.Topic())
+			if e.OnView != nil {
+				e.OnView(v)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := v.Run(ctx)
+				if ctx.Err() == nil {
+					if err == nil {
+						err = errors.New("stopped without an error")
+					}
+					cancel(fmt.Errorf("view of %s: %w", v.Topic(), err))
+				}
+			}()
+		}
+		e.NotReady(fmt.Errorf("loading tables: %s", strings.Join(topics, ", ")))
+		for _, v := range views {
+			select {
+			case <-v.WaitRunning():
+			case <-ctx.Done():
+				return causeOf(ctx)
+			}
+		}
+		e.Log.InfoContext(ctx, "tables loaded", "tables", topics)
+	}
 	var mu sync.Mutex
 	why := map[goka.Group]string{} // why a processor is not running; "" while it is
 	stopped := map[goka.Group]bool{}
@@ -102,7 +135,6 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*gok
 	report()
 	mu.Unlock()
 
-	var wg sync.WaitGroup
 	for i, p := range procs {
 		group := graphs[i].Group()
 		// Observed before it runs, so that no change is missed; drained
@@ -141,6 +173,11 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, graphs ...*gok
 		}()
 	}
 	wg.Wait()
+	return causeOf(ctx)
+}
+
+// causeOf is why ctx ended, unless that is only its cancellation.
+func causeOf(ctx context.Context) error {
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -74,7 +74,7 @@ func TestProcessorBetweenSessionsIsNotReady(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- e.RunProcessors(ctx, "", g) }()
+	go func() { done <- e.RunProcessors(ctx, "", nil, g) }()
 	awaitHealth(t, e, true, "")
 
 	f := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Heartbeat}, Group: "sessions", Err: kerr.RebalanceInProgress, Count: -1})
@@ -118,7 +118,7 @@ func TestProcessorThatFailsIsNotReadyUntilItRunsAgain(t *testing.T) {
 	go func() {
 		done <- e.supervise(ctx, run.Backoff{Min: 10 * time.Millisecond, Max: 10 * time.Millisecond}, func(ctx context.Context) error {
 			runs.Add(1)
-			return e.RunProcessors(ctx, "", g)
+			return e.RunProcessors(ctx, "", nil, g)
 		})
 	}()
 	awaitHealth(t, e, true, "")
