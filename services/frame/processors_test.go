@@ -64,9 +64,10 @@ func awaitHealth(t *testing.T, e *Env, ready bool, reason string) {
 
 // TestProcessorBetweenSessionsIsNotReady: a processor whose group session
 // ends (the coordinator answers its heartbeats REBALANCE_IN_PROGRESS, as
-// while the group rebalances or the coordinator moves) has no partitions
-// until it has joined again: not ready meanwhile, with the reason, and
-// ready once it runs a session again.
+// while the group rebalances, and refuses it back in for a while, as while
+// the coordinator moves) has no partitions until it has joined again: not
+// ready meanwhile, with the reason, and ready once it runs a session again
+// (restarted by the frame, should its rejoining give up first).
 func TestProcessorBetweenSessionsIsNotReady(t *testing.T) {
 	testkit.Slow(t, "a Goka group on kfake losing its session")
 	e, c, _ := kafkaEnv(t, "sessions")
@@ -74,10 +75,14 @@ func TestProcessorBetweenSessionsIsNotReady(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- e.RunProcessors(ctx, "", nil, g) }()
+	go func() {
+		done <- e.supervise(ctx, run.Backoff{Min: 10 * time.Millisecond, Max: 10 * time.Millisecond}, func(ctx context.Context) error {
+			return e.RunProcessors(ctx, "", nil, g)
+		})
+	}()
 	awaitHealth(t, e, true, "")
 
-	f := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Heartbeat}, Group: "sessions", Err: kerr.RebalanceInProgress, Count: -1})
+	f := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Heartbeat, kmsg.JoinGroup}, Group: "sessions", Err: kerr.RebalanceInProgress, Count: -1})
 	awaitHealth(t, e, false, "sessions (its group session ended")
 	f.Remove()
 	awaitHealth(t, e, true, "")
