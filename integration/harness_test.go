@@ -40,9 +40,7 @@ type pipeline struct {
 	detailsID goka.Group
 	totalsID  goka.Group
 	client    *kgo.Client
-	// orderParts is the partition count of orders (orderPartitions, or the
-	// benchmark's).
-	orderParts int32
+	layout    layout
 }
 
 const (
@@ -50,19 +48,38 @@ const (
 	catalogPartitions = 3 // different from orders: Lookup must find rows by murmur2 anyway
 )
 
+// layout is how the pipeline's topics are partitioned and replicated.
+type layout struct {
+	orders, details, retry, totals, catalog int32 // partitions; the group table has details'
+	// cluster, when set, creates the topics on the 3-node cluster
+	// (replication factor 3, in every ISR, deleted when the test ends);
+	// else they have replication factor 1.
+	cluster *testkit.Cluster
+}
+
+// defaultLayout: orders, order-details, retry and customer-totals alike.
+var defaultLayout = layout{orders: orderPartitions, details: orderPartitions, retry: orderPartitions,
+	totals: orderPartitions, catalog: catalogPartitions}
+
 func newPipeline(t testing.TB, brokers []string) *pipeline {
+	t.Helper()
+	return newPipelineWith(t, brokers, defaultLayout)
+}
+
+// newPipelineWith is newPipeline with topics laid out as l.
+func newPipelineWith(t testing.TB, brokers []string, l layout) *pipeline {
 	t.Helper()
 	run := testkit.Unique("it")
 	url, reg := testkit.RegistryURL(t)
 	p := &pipeline{
-		t: t, brokers: brokers, regURL: url, reg: reg, kafka: testkit.KafkaConfig(brokers),
+		t: t, brokers: brokers, regURL: url, reg: reg, kafka: testkit.KafkaConfig(brokers), layout: l,
 		details: details.Topics{
 			Orders: goka.Stream(run + "-orders"), Customers: goka.Table(run + "-customers"), Products: goka.Table(run + "-products"),
 			Details: goka.Stream(run + "-order-details"), Retry: goka.Stream(run + "-orders-details-retry"),
 			DeadLetter: goka.Stream(run + "-orders-details-dlq"),
 		},
-		detailsID: goka.Group(run + "-orders-details"), orderParts: orderPartitions,
-		totalsID: goka.Group(run + "-orders-totals-by-customer"),
+		detailsID: goka.Group(run + "-orders-details"),
+		totalsID:  goka.Group(run + "-orders-totals-by-customer"),
 	}
 	p.totals = totals.Topics{Details: p.details.Details, Totals: goka.Stream(run + "-customer-totals"), DeadLetter: goka.Stream(run + "-orders-totals-by-customer-dlq")}
 
@@ -77,16 +94,28 @@ func newPipeline(t testing.TB, brokers []string) *pipeline {
 		if compacted {
 			cfg["cleanup.policy"] = kadm.StringPtr("compact")
 		}
+		if l.cluster != nil {
+			for _, n := range names {
+				l.cluster.CreateTopic(ctx, n, partitions, cfg)
+			}
+			return
+		}
 		res, err := adm.CreateTopics(ctx, partitions, 1, cfg, names...)
 		require.NoError(t, err)
 		for _, r := range res {
 			require.NoError(t, r.Err, "creating %s", r.Topic)
 		}
 	}
-	create(orderPartitions, false, string(p.details.Orders), string(p.details.Details), string(p.details.Retry),
-		string(p.details.DeadLetter), string(p.totals.DeadLetter))
-	create(orderPartitions, true, string(p.totals.Totals), string(goka.GroupTable(p.totalsID)))
-	create(catalogPartitions, true, string(p.details.Customers), string(p.details.Products))
+	if l.cluster != nil {
+		p.kafka.ReplicationFactor = testkit.ClusterNodes // what the services create too
+		deleteTopicsWithPrefix(t, adm, run)              // those as well, so the cluster's restarts stay quick
+	}
+	create(l.orders, false, string(p.details.Orders), string(p.details.DeadLetter), string(p.totals.DeadLetter))
+	create(l.details, false, string(p.details.Details))
+	create(l.retry, false, string(p.details.Retry))
+	create(l.totals, true, string(p.totals.Totals))
+	create(l.details, true, string(goka.GroupTable(p.totalsID)))
+	create(l.catalog, true, string(p.details.Customers), string(p.details.Products))
 	// Topic creation is asynchronous: write nothing before every partition
 	// is served by its leader (UNKNOWN_TOPIC_OR_PARTITION otherwise).
 	require.NoError(t, topics.AwaitServed(ctx, cl, time.Minute, string(p.details.Orders), string(p.details.Details), string(p.details.Retry),
@@ -146,9 +175,12 @@ func openShop(t testing.TB) *sql.DB {
 }
 
 // env is a service environment on the test cluster, for in-process runs.
-func (p *pipeline) env() *frame.Env {
+func (p *pipeline) env() *frame.Env { return p.envWith(p.regURL) }
+
+// envWith is env with the schema registry at registryURL.
+func (p *pipeline) envWith(registryURL string) *frame.Env {
 	f := &frame.Flags{Name: "test", Kafka: p.kafka,
-		Registry: config.Registry{URL: p.regURL, AutoRegister: true}, Log: config.Log{Level: "warn", Format: "text"}}
+		Registry: config.Registry{URL: registryURL, AutoRegister: true}, Log: config.Log{Level: "warn", Format: "text"}}
 	env, err := f.Setup()
 	require.NoError(p.t, err)
 	return env
@@ -247,7 +279,7 @@ func (p *pipeline) expectedTotals() (map[string]total, int64) {
 		o, err := codec.DecodeValue(r.Value)
 		require.NoError(t, err)
 		require.Equal(t, codecs.Key(o.CustomerID), string(r.Key))
-		require.Equal(t, murmur2.Partition(r.Key, p.orderParts), r.Partition, "orders are partitioned with murmur2")
+		require.Equal(t, murmur2.Partition(r.Key, p.layout.orders), r.Partition, "orders are partitioned with murmur2")
 		k := string(r.Key)
 		if sums[k] == nil {
 			sums[k] = new(big.Rat)

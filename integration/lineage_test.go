@@ -28,7 +28,12 @@ type running struct {
 
 // component runs c as its binary would (restarted after failures).
 func (p *pipeline) component(name string, c services.Component) *running {
-	r := &running{env: p.env(), done: make(chan struct{})}
+	return p.componentOn(p.env(), name, c)
+}
+
+// componentOn runs c as component, in env.
+func (p *pipeline) componentOn(env *frame.Env, name string, c services.Component) *running {
+	r := &running{env: env, done: make(chan struct{})}
 	var ctx context.Context
 	ctx, r.cancel = context.WithCancel(context.Background())
 	go func() {

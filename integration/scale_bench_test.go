@@ -141,7 +141,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, brokers []string, partitions int32, customers, products int) *benchEnv {
 	run := testkit.Unique("bench")
 	url, reg := testkit.RegistryURL(b)
-	p := &pipeline{t: b, brokers: brokers, regURL: url, reg: reg, kafka: testkit.KafkaConfig(brokers), orderParts: partitions}
+	p := &pipeline{t: b, brokers: brokers, regURL: url, reg: reg, kafka: testkit.KafkaConfig(brokers), layout: layout{orders: partitions}}
 	p.details.Orders, p.details.Customers, p.details.Products = goka.Stream(run+"-orders"), goka.Table(run+"-customers"), goka.Table(run+"-products")
 	p.details.Details, p.details.Retry, p.details.DeadLetter = goka.Stream(run+"-order-details"), goka.Stream(run+"-orders-details-retry"), goka.Stream(run+"-orders-details-dlq")
 	p.detailsID, p.totalsID = goka.Group(run+"-orders-details"), goka.Group(run+"-orders-totals-by-customer")

@@ -3,9 +3,13 @@ package config
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
@@ -57,9 +61,72 @@ func (c *Clients) add(f func() error) func() error {
 type trackedConsumer struct {
 	sarama.Consumer
 	close func() error
+	log   *slog.Logger
 }
 
 func (t trackedConsumer) Close() error { return t.close() }
+
+// ConsumePartition consumes a partition for Goka's tables and views,
+// without the errors sarama recovers from itself (see ridingThrough).
+func (t trackedConsumer) ConsumePartition(topic string, partition int32, offset int64) (sarama.PartitionConsumer, error) {
+	pc, err := t.Consumer.ConsumePartition(topic, partition, offset)
+	if err != nil {
+		return nil, err
+	}
+	return ridingThrough(pc, t.log), nil
+}
+
+// ridingThrough hides from Goka the errors of a partition consumer after
+// which sarama goes on by itself: a broker that went away (the connection
+// ends, EOF) or a partition whose leader moves. sarama reports them on
+// Errors() and consumes again from the partition's leader, once there is
+// one (it gives up on a partition only for an offset out of range, a
+// message too large, or after Consumer.Retry.Max failures, 0: never); but
+// Goka's tables and views stop on any error, and with them the processor
+// or view: every broker that crashed restarted orders-details, which
+// reloads its lookup tables, instead of waiting out the election as its
+// group's consumer does. They are logged instead; any other error is
+// passed on.
+func ridingThrough(pc sarama.PartitionConsumer, log *slog.Logger) sarama.PartitionConsumer {
+	r := &ridingConsumer{PartitionConsumer: pc, errors: make(chan *sarama.ConsumerError, cap(pc.Errors()))}
+	go func() {
+		defer close(r.errors)
+		for err := range pc.Errors() {
+			if transientConsumerError(err) {
+				log.Warn("consuming a table partition failed; sarama consumes again from its leader", "topic", err.Topic, "partition", err.Partition, "err", err.Err)
+				continue
+			}
+			r.errors <- err
+		}
+	}()
+	return r
+}
+
+type ridingConsumer struct {
+	sarama.PartitionConsumer
+	errors chan *sarama.ConsumerError
+}
+
+func (r *ridingConsumer) Errors() <-chan *sarama.ConsumerError { return r.errors }
+
+// transientConsumerError: a partition consumer's error that sarama
+// recovers from by consuming again from the partition's (new) leader.
+func transientConsumerError(err error) bool {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &ne):
+		return true
+	}
+	for _, k := range []sarama.KError{sarama.ErrNotLeaderForPartition, sarama.ErrLeaderNotAvailable, sarama.ErrReplicaNotAvailable,
+		sarama.ErrBrokerNotAvailable, sarama.ErrRequestTimedOut, sarama.ErrNetworkException, sarama.ErrKafkaStorageError,
+		sarama.ErrNotEnoughReplicas, sarama.ErrOffsetNotAvailable, sarama.ErrUnknownLeaderEpoch, sarama.ErrFencedLeaderEpoch} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected)
+}
 
 type trackedTopicManager struct {
 	goka.TopicManager
@@ -68,13 +135,13 @@ type trackedTopicManager struct {
 
 func (t trackedTopicManager) Close() error { return t.close() }
 
-func (c *Clients) consumer(b goka.SaramaConsumerBuilder) goka.SaramaConsumerBuilder {
+func (c *Clients) consumer(b goka.SaramaConsumerBuilder, log *slog.Logger) goka.SaramaConsumerBuilder {
 	return func(brokers []string, clientID string) (sarama.Consumer, error) {
 		cons, err := b(brokers, clientID)
 		if err != nil {
 			return nil, err
 		}
-		return trackedConsumer{cons, c.add(cons.Close)}, nil
+		return trackedConsumer{cons, c.add(cons.Close), log}, nil
 	}
 }
 
@@ -95,6 +162,14 @@ func (c *Clients) topicManager(b goka.TopicManagerBuilder) goka.TopicManagerBuil
 // that long while the coordinator waited for this member; the wrapped
 // Consume runs generation after generation itself, returning only when ctx
 // ends or consuming fails.
+//
+// A failure to reach the group coordinator (the connection refused or
+// lost: its broker crashed) is retried for up to rejoinFor: sarama's
+// JoinGroup gives up at once on a connection error, while the controller
+// fences a crashed broker only after broker.session.timeout.ms (9 s) and
+// the coordinator moves with the election. Without this, every crash of
+// the broker coordinating a group stopped the processor (Goka stops on the
+// error), and the service restarted, reloading its tables.
 func rejoining(b goka.ConsumerGroupBuilder) goka.ConsumerGroupBuilder {
 	return func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
 		cg, err := b(brokers, group, clientID)
@@ -108,12 +183,35 @@ func rejoining(b goka.ConsumerGroupBuilder) goka.ConsumerGroupBuilder {
 type rejoiningGroup struct{ sarama.ConsumerGroup }
 
 func (g rejoiningGroup) Consume(ctx context.Context, topics []string, handler sarama.ConsumerGroupHandler) error {
+	var failing time.Time // since when joining fails for want of a coordinator
 	for {
-		if err := g.ConsumerGroup.Consume(ctx, topics, handler); err != nil || ctx.Err() != nil {
+		err := g.ConsumerGroup.Consume(ctx, topics, handler)
+		switch {
+		case ctx.Err() != nil:
 			return err
+		case err == nil:
+			failing = time.Time{}
+			continue
+		case !transientConsumerError(err):
+			return err
+		case failing.IsZero():
+			failing = time.Now()
+		case time.Since(failing) > rejoinFor:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(rejoinWait):
 		}
 	}
 }
+
+// How long a group tries to reach its coordinator again, and how often.
+const (
+	rejoinFor  = 30 * time.Second
+	rejoinWait = 500 * time.Millisecond
+)
 
 // ProcessorOptions are the Goka options every processor of ours runs with:
 // our sarama configuration for consuming, offsets committed in order (see
@@ -137,7 +235,7 @@ func (k *Kafka) ProcessorOptions(cfg *sarama.Config, group goka.Group, stateDir 
 		goka.WithClientID(k.ClientID + "-" + string(group)),
 		goka.WithHasher(murmur2.Hasher),
 		goka.WithConsumerGroupBuilder(rejoining(ordered.Builder(goka.ConsumerGroupBuilderWithConfig(clone(cfg))))),
-		goka.WithConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
+		goka.WithConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)), log)),
 		goka.WithProducerBuilder(produce),
 		goka.WithTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
 		goka.WithStorageBuilder(store.Builder(dir)),
@@ -187,7 +285,7 @@ func (k *Kafka) ViewOptions(cfg *sarama.Config, log *slog.Logger, clients *Clien
 	return []goka.ViewOption{
 		goka.WithViewClientID(k.ClientID + "-view"),
 		goka.WithViewHasher(murmur2.Hasher),
-		goka.WithViewConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)))),
+		goka.WithViewConsumerSaramaBuilder(clients.consumer(goka.SaramaConsumerBuilderWithConfig(clone(cfg)), log)),
 		goka.WithViewTopicManagerBuilder(clients.topicManager(goka.TopicManagerBuilderWithConfig(clone(cfg), k.TopicManager()))),
 		goka.WithViewStorageBuilder(store.Builder(stateDir)),
 		goka.WithViewLogger(GokaLogger(log.With("component", "goka"), slog.LevelDebug)),

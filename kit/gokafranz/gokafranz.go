@@ -37,6 +37,16 @@ import (
 )
 
 // Producer is a goka.Producer on a franz-go client.
+//
+// Once a record has failed (its delivery timed out, or Kafka refused it for
+// good), the producer fails every record emitted after it at once, without
+// sending it. franz-go fails the records buffered for the failed record's
+// partition with it, but takes records produced afterwards, which a
+// recovered partition would write after the lost one; the processor is
+// stopping (it restarts from its last in-order commit, and writes the lost
+// record and everything after it again, in order), so a later record must
+// not be written before them: orders-totals-by-customer counts an order's
+// first record only while it comes in order (see processors/totals).
 type Producer struct {
 	cl           *kgo.Client
 	closeTimeout time.Duration
@@ -77,6 +87,11 @@ func (p *Producer) Emit(topic, key string, value []byte) *goka.Promise {
 // partition and offset, which Goka stores with a table write.
 func (p *Producer) EmitWithHeaders(topic, key string, value []byte, headers goka.Headers) *goka.Promise {
 	promise, finish := goka.NewPromiseWithFinisher()
+	if failed := p.failed.Load(); failed != nil {
+		finish(&sarama.ProducerMessage{Topic: topic, Partition: -1, Offset: -1},
+			fmt.Errorf("producing to %s: not sent, an earlier record failed: %w", topic, *failed))
+		return promise
+	}
 	rec := &kgo.Record{Topic: topic, Key: []byte(key), Value: value}
 	if len(headers) > 0 {
 		rec.Headers = make([]kgo.RecordHeader, 0, len(headers))

@@ -2,30 +2,38 @@ package topics
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// retryFor bounds how long ReadToEnd retries listing a topic's offsets
+// while the brokers answer with retriable errors (an election: Kafka 4.1
+// fences a crashed broker only after broker.session.timeout.ms, 9 s).
+var retryFor = 30 * time.Second
+
+// retryEvery is the wait between two attempts.
+const retryEvery = 100 * time.Millisecond
 
 // ReadToEnd calls fn for every record of topic, partition by partition in
 // offset order, from the start of its log to the end offsets it has when
 // ReadToEnd is called: how a service loads state it keeps in a compacted
 // topic (a stored position, a journal). The reader has cl's connection
 // settings. An error from fn stops the read and is returned as is.
+//
+// Listing the offsets is retried while the brokers answer with a retriable
+// error (kerr.IsRetriable), for up to 30 s (or until ctx ends): right
+// after a leader election a new leader answers OFFSET_NOT_AVAILABLE until
+// its high watermark is known, and a partition whose leader is being
+// fenced answers NOT_LEADER_OR_FOLLOWER or LEADER_NOT_AVAILABLE. A topic
+// that does not exist is an error at once.
 func ReadToEnd(ctx context.Context, cl *kgo.Client, topic string, fn func(*kgo.Record) error) error {
 	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("reading topic %s: %w", topic, err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, ends, err := listOffsets(ctx, adm, topic)
 	if err != nil {
 		return fmt.Errorf("reading topic %s: %w", topic, err)
 	}
@@ -70,6 +78,53 @@ func ReadToEnd(ctx context.Context, cl *kgo.Client, topic string, fn func(*kgo.R
 		}
 	}
 	return nil
+}
+
+// listOffsets lists the start and end offsets of topic's partitions,
+// retrying retriable errors (see ReadToEnd).
+func listOffsets(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, kadm.ListedOffsets, error) {
+	deadline := time.Now().Add(retryFor)
+	for attempt := 1; ; attempt++ {
+		starts, ends, err := listOffsetsOnce(ctx, adm, topic)
+		if err == nil {
+			return starts, ends, nil
+		}
+		if !retriable(err) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("still failing after %d attempts in %v: %w", attempt, retryFor, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%w (while retrying: %w)", ctx.Err(), err)
+		case <-time.After(retryEvery):
+		}
+	}
+}
+
+func listOffsetsOnce(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListedOffsets, kadm.ListedOffsets, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return starts, ends, nil
+}
+
+// retriable: a broker error that time heals (kerr.IsRetriable), but not
+// a topic that does not exist.
+func retriable(err error) bool {
+	return kerr.IsRetriable(err) && !errors.Is(err, kerr.UnknownTopicOrPartition)
 }
 
 // Latest returns the value of the last record of key in topic, read to its

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/orderstream/pipeline/internal/testkit"
 	"github.com/orderstream/pipeline/kit/topics"
@@ -83,6 +87,49 @@ func TestReadToEndStopsAtTheEndOffsetsOfTheCall(t *testing.T) {
 	stop := errors.New("stop")
 	err = topics.ReadToEnd(ctx, cl, "state", func(*kgo.Record) error { return stop })
 	assert.ErrorIs(t, err, stop, "the callback's error, as is")
+}
+
+// TestReadToEndRetriesRetriableErrors: right after a leader election Kafka
+// answers ListOffsets with OFFSET_NOT_AVAILABLE for a while; ReadToEnd
+// waits it out (for a bounded time), but returns at once an error that
+// waiting does not heal.
+func TestReadToEndRetriesRetriableErrors(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "state"))
+	require.NoError(t, err)
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DefaultProduceTopic("state"))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx := context.Background()
+	for i := range 30 {
+		require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Key: []byte{byte(i)}, Value: []byte{byte(i)}}).FirstErr())
+	}
+	read := func() (int, error) {
+		n := 0
+		err := topics.ReadToEnd(ctx, cl, "state", func(*kgo.Record) error { n++; return nil })
+		return n, err
+	}
+	listOffsets := []kmsg.Key{kmsg.ListOffsets}
+
+	f := c.Fault(kfake.Fault{Keys: listOffsets, Topic: "state", Partitions: []int32{1}, Err: kerr.OffsetNotAvailable, Count: 5})
+	n, err := read()
+	require.NoError(t, err, "retried through OFFSET_NOT_AVAILABLE")
+	assert.Equal(t, 30, n)
+	assert.Equal(t, 5, f.Hits())
+
+	defer topics.SetRetryFor(300 * time.Millisecond)()
+	f = c.Fault(kfake.Fault{Keys: listOffsets, Topic: "state", Partitions: []int32{2}, Err: kerr.OffsetNotAvailable, Count: -1})
+	_, err = read()
+	assert.ErrorIs(t, err, kerr.OffsetNotAvailable, "for a bounded time")
+	assert.ErrorContains(t, err, "still failing after")
+	assert.Greater(t, f.Hits(), 1)
+	f.Remove()
+
+	f = c.Fault(kfake.Fault{Keys: listOffsets, Topic: "state", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	_, err = read()
+	assert.ErrorIs(t, err, kerr.TopicAuthorizationFailed, "not retriable: at once")
+	assert.Equal(t, 1, f.Hits())
+	f.Remove()
 }
 
 func TestLatestIsTheLastRecordOfTheKey(t *testing.T) {

@@ -17,10 +17,14 @@ import (
 // processor per graph, until ctx ends or one of them stops; then it stops
 // the others and returns why the first stopped (a view or processor that
 // stops while ctx is live is a failure, even without an error). The
-// component is ready while every processor is running: Goka says a
-// processor is ready once its tables are recovered, and also when it has
-// stopped, so a stopped processor is never counted as running.
-// Restarting is the caller's: see Supervise.
+// component is ready while every processor is running, as Goka's state of
+// it says: running once its group session is set up (its partitions
+// assigned and their tables recovered), and not while it joins its group,
+// between two sessions (its partitions revoked: a rebalance, a session lost
+// with the group coordinator), or once it fails or stops. Goka's
+// WaitForReady is not enough: it also returns when the processor has
+// stopped, and says nothing of later sessions. Restarting is the caller's:
+// see Supervise.
 func (e *Env) RunProcessors(ctx context.Context, stateDir string, views []*goka.View, graphs ...*goka.GroupGraph) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -56,13 +60,16 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, views []*goka.
 		e.Log.InfoContext(ctx, "tables loaded", "tables", topics)
 	}
 	var mu sync.Mutex
-	running := map[goka.Group]bool{}
+	why := map[goka.Group]string{} // why a processor is not running; "" while it is
 	stopped := map[goka.Group]bool{}
+	for _, g := range graphs {
+		why[g.Group()] = "starting"
+	}
 	report := func() {
 		var waiting []string
 		for _, g := range graphs {
-			if !running[g.Group()] {
-				waiting = append(waiting, string(g.Group()))
+			if w := why[g.Group()]; w != "" {
+				waiting = append(waiting, fmt.Sprintf("%s (%s)", g.Group(), w))
 			}
 		}
 		if len(waiting) == 0 {
@@ -71,20 +78,33 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, views []*goka.
 		}
 		e.NotReady(fmt.Errorf("processors not running: %s", strings.Join(waiting, ", ")))
 	}
-	started := func(g goka.Group) bool {
+	set := func(g goka.Group, state goka.State) {
 		mu.Lock()
 		defer mu.Unlock()
-		if stopped[g] { // Goka reports a stopped processor as ready
-			return false
+		if stopped[g] {
+			return
 		}
-		running[g] = true
+		w := notRunning(state)
+		if w == why[g] {
+			return
+		}
+		switch {
+		case w == "":
+			e.Log.InfoContext(ctx, "processor running", "group", string(g))
+		case why[g] == "":
+			e.Log.InfoContext(ctx, "processor not running", "group", string(g), "state", w)
+		}
+		why[g] = w
 		report()
-		return true
 	}
-	stop := func(g goka.Group) {
+	stop := func(g goka.Group, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		stopped[g], running[g] = true, false
+		stopped[g] = true
+		why[g] = "stopped"
+		if err != nil {
+			why[g] = "stopped: " + err.Error()
+		}
 		report()
 	}
 
@@ -117,22 +137,38 @@ func (e *Env) RunProcessors(ctx context.Context, stateDir string, views []*goka.
 
 	for i, p := range procs {
 		group := graphs[i].Group()
+		// Observed before it runs, so that no change is missed; drained
+		// at once, as Goka's SetState waits for it.
+		states := p.StateReader().ObserveStateChange()
+		ran := make(chan struct{})
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
+			defer close(ran)
 			err := p.Run(ctx)
-			stop(group)
 			if ctx.Err() == nil {
 				if err == nil {
 					err = errors.New("stopped without an error")
 				}
+				stop(group, err)
 				cancel(fmt.Errorf("processor %s: %w", group, err))
+				return
 			}
+			stop(group, nil)
 		}()
 		go func() {
 			defer wg.Done()
-			if p.WaitForReadyContext(ctx) == nil && started(group) {
-				e.Log.InfoContext(ctx, "processor running", "group", string(group))
+			defer states.Stop()
+			for {
+				select {
+				case <-ran:
+					return
+				case st, ok := <-states.C():
+					if !ok {
+						return
+					}
+					set(group, st)
+				}
 			}
 		}()
 	}
@@ -146,4 +182,19 @@ func causeOf(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// notRunning says why a processor in state is not doing its work ("" when
+// it is).
+func notRunning(state goka.State) string {
+	switch state {
+	case goka.ProcStateRunning:
+		return ""
+	case goka.ProcStateIdle, goka.ProcStateStarting:
+		return "starting"
+	case goka.ProcStateSetup:
+		return "joining its group and recovering its partitions"
+	default: // stopping, stopped
+		return "its group session ended (a rebalance, a session lost with the coordinator, or a failure): no partitions"
+	}
 }
