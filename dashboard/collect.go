@@ -65,7 +65,12 @@ const (
 	// latencyWindow: the p99 at each point is over the orders totalled in
 	// the window before it.
 	latencyWindow = 30 * time.Second
-	totalsStage   = "orders-totals-by-customer"
+	// rateWindow: rates are over the readings of this long before, as
+	// Prometheus' rate() over a range: a service that writes in batches
+	// (the sink flushes every second) would flap between 0 and twice its
+	// rate between two readings.
+	rateWindow  = 10 * time.Second
+	totalsStage = "orders-totals-by-customer"
 )
 
 // State is what the page shows now (GET /api/state).
@@ -254,7 +259,7 @@ func (d *Dashboard) collect(ctx context.Context, cl *kgo.Client) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	prev := d.prev
+	window := d.window(now)
 	for i, s := range stages {
 		ss := &st.Stages[i]
 		ss.Health = d.health(s.Name, components, answers)
@@ -262,9 +267,7 @@ func (d *Dashboard) collect(ctx context.Context, cl *kgo.Client) {
 		v, ok := sum(fams, s.Rate)
 		if ok || up { // a service that answers without the counter has counted nothing yet
 			cur.rate[s.Name], cur.present[s.Name] = v, true
-			if prev != nil && prev.present[s.Name] {
-				ss.Rate = ptr(rate(prev.rate[s.Name], v, now.Sub(prev.at)))
-			}
+			ss.Rate = windowRate(window, cur, func(r *reading) (float64, bool) { return r.rate[s.Name], r.present[s.Name] })
 		}
 		if r, ok := sum(fams, s.Retries); ok || (up && len(s.Retries) > 0) {
 			ss.Retries = ptr(r)
@@ -293,11 +296,10 @@ func (d *Dashboard) collect(ctx context.Context, cl *kgo.Client) {
 	for i, t := range st.Topics {
 		if n, ok := ends[t.Name]; ok {
 			st.Topics[i].Records = ptr(n)
-			if prev != nil {
-				if p, ok := prev.ends[t.Name]; ok {
-					st.Topics[i].Rate = ptr(rate(float64(p), float64(n), now.Sub(prev.at)))
-				}
-			}
+			st.Topics[i].Rate = windowRate(window, cur, func(r *reading) (float64, bool) {
+				n, ok := r.ends[t.Name]
+				return float64(n), ok
+			})
 		} else if kafkaErr == nil {
 			st.Topics[i].Records = ptr(int64(0))
 		}
@@ -324,7 +326,63 @@ func (d *Dashboard) collect(ctx context.Context, cl *kgo.Client) {
 	}
 	d.history.add(p, cur.latency)
 	st.P99, st.OrdersIn = p.P99, p.In
-	d.prev, d.state = cur, st
+	d.recent, d.state = append(window, cur), st
+}
+
+// window is the readings kept for rates at now: those of the last
+// rateWindow, and at least the one before now.
+func (d *Dashboard) window(now time.Time) []*reading {
+	from := now.Add(-rateWindow)
+	i := 0
+	for i < len(d.recent)-1 && d.recent[i].at.Before(from) {
+		i++
+	}
+	d.recent = slices.Delete(d.recent, 0, i)
+	return d.recent
+}
+
+// windowRate is the per-second rate of a counter over the readings of the
+// window and cur, from the oldest reading that has the counter: the sum of
+// its increases between consecutive readings (a counter that went down
+// was restarted, and counts from zero), over the time they span. Nil
+// without an earlier reading of it.
+func windowRate(window []*reading, cur *reading, value func(*reading) (float64, bool)) *float64 {
+	b, ok := value(cur)
+	if !ok {
+		return nil
+	}
+	var first time.Time
+	var inc float64
+	var last float64
+	have := false
+	for _, r := range window {
+		v, ok := value(r)
+		if !ok {
+			have = false // a gap: start again after it
+			inc = 0
+			continue
+		}
+		if !have {
+			first, last, have = r.at, v, true
+			continue
+		}
+		inc += increase(last, v)
+		last = v
+	}
+	if !have || !cur.at.After(first) {
+		return nil
+	}
+	inc += increase(last, b)
+	return ptr(inc / cur.at.Sub(first).Seconds())
+}
+
+// increase is how much a counter grew from a to b; a counter that went
+// down was restarted (its service was), and counts from zero.
+func increase(a, b float64) float64 {
+	if b < a {
+		return b
+	}
+	return b - a
 }
 
 // health is a stage's readiness: the /readyz entry named after it, or down
@@ -451,20 +509,6 @@ func hasLabel(m *dto.Metric, name, value string) bool {
 		}
 	}
 	return false
-}
-
-// rate is the per-second increase of a counter from a to b over dt; a
-// counter that went down was restarted (its service was), and counts from
-// zero.
-func rate(a, b float64, dt time.Duration) float64 {
-	if dt <= 0 {
-		return 0
-	}
-	inc := b - a
-	if inc < 0 {
-		inc = b
-	}
-	return inc / dt.Seconds()
 }
 
 func sumHistogram(ms []*dto.Metric) histogram {

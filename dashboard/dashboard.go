@@ -85,7 +85,7 @@ type Dashboard struct {
 	mu      sync.Mutex
 	state   State
 	history *history
-	prev    *reading
+	recent  []*reading // the readings of the last rateWindow, oldest first
 }
 
 //go:embed web assets

@@ -46,9 +46,45 @@ func TestQuantileOfTheWindow(t *testing.T) {
 	assert.NotNil(t, quantile(0.99, histogram{0.01: 3, inf: 3}, histogram{0.01: 50, inf: 50}))
 }
 
-func TestRateCountsARestartFromZero(t *testing.T) {
-	assert.Equal(t, 5.0, rate(10, 20, 2*time.Second))
-	assert.Equal(t, 2.0, rate(100, 4, 2*time.Second), "the counter restarted")
+// TestRatesAreOverTheWindow: a service that writes in batches (the sink
+// flushes every second) has a steady rate over the window, not one that
+// flaps between 0 and twice it from one reading to the next; a restarted
+// counter counts from zero; a reading without the counter starts again.
+func TestRatesAreOverTheWindow(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	at := func(ms int, v float64, ok bool) *reading {
+		r := &reading{at: t0.Add(time.Duration(ms) * time.Millisecond), rate: map[string]float64{}, present: map[string]bool{}}
+		if ok {
+			r.rate["s"], r.present["s"] = v, true
+		}
+		return r
+	}
+	value := func(r *reading) (float64, bool) { return r.rate["s"], r.present["s"] }
+	d := &Dashboard{}
+	var rates []float64
+	// 100 documents written once a second, read every half second.
+	for i := 0; i <= 40; i++ {
+		cur := at(500*i, float64(100*(i/2)), true)
+		window := d.window(cur.at)
+		if r := windowRate(window, cur, value); r != nil {
+			rates = append(rates, *r)
+		}
+		d.recent = append(window, cur)
+	}
+	require.Len(t, rates, 40)
+	for _, r := range rates[20:] { // the window full
+		assert.InDelta(t, 100, r, 5.01, "documents/s over the window")
+	}
+	assert.LessOrEqual(t, len(d.recent), int(rateWindow/(500*time.Millisecond))+1, "only the window's readings are kept")
+
+	assert.Equal(t, 5.0, *windowRate([]*reading{at(0, 10, true)}, at(2000, 20, true), value))
+	assert.Equal(t, 2.0, *windowRate([]*reading{at(0, 100, true)}, at(2000, 4, true), value), "the counter restarted")
+	assert.Equal(t, 3.0, *windowRate([]*reading{at(0, 100, true), at(1000, 4, true)}, at(2000, 6, true), value),
+		"a restart inside the window: 4 from zero, then 2")
+	assert.Equal(t, 2.0, *windowRate([]*reading{at(0, 100, true), at(1000, 0, false), at(2000, 4, true)}, at(3000, 6, true), value),
+		"after a reading without the counter, from the next one")
+	assert.Nil(t, windowRate(nil, at(0, 1, true), value), "no earlier reading")
+	assert.Nil(t, windowRate([]*reading{at(0, 1, true)}, at(1000, 0, false), value), "not read now")
 }
 
 // fakeService serves /metrics and /readyz?format=json as a service of the
