@@ -371,30 +371,13 @@ func connectJSONValue(s connectSchema, raw json.RawMessage) (any, error) {
 	}
 }
 
-// shopCopy is a private copy of the shop database (ddl.sql + dml.sql) with
+// shopCopy is a private copy of the shop database (testkit.ShopCopy) with
 // the CDC user's SELECT on it, as users.sql grants it on shop.
 func shopCopy(t *testing.T, rootDSN, name string) *sql.DB {
 	t.Helper()
-	admin, err := sql.Open("mysql", rootDSN+"&multiStatements=true")
+	db, _ := testkit.ShopCopy(t, rootDSN, name)
+	_, err := db.Exec("GRANT SELECT ON " + name + ".* TO 'orderstream'@'%', 'orderstream'@'localhost', 'orderstream'@'127.0.0.1'")
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name)
-		admin.Close()
-	})
-	for _, file := range []string{"../database/ddl.sql", "../database/dml.sql"} {
-		b, err := os.ReadFile(file)
-		require.NoError(t, err)
-		_, err = admin.Exec(strings.ReplaceAll(string(b), "shop", name))
-		require.NoError(t, err, file)
-	}
-	_, err = admin.Exec("GRANT SELECT ON " + name + ".* TO 'orderstream'@'%', 'orderstream'@'localhost', 'orderstream'@'127.0.0.1'")
-	require.NoError(t, err)
-	cfg, err := mysql.ParseDSN(rootDSN)
-	require.NoError(t, err)
-	cfg.DBName, cfg.ParseTime, cfg.Loc = name, true, time.UTC
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
 	return db
 }
 

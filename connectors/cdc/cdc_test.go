@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -44,29 +43,10 @@ func newFixture(t testing.TB, brokers []string) *fixture {
 	t.Helper()
 	rootDSN := testkit.MySQL(t)
 	name := strings.ReplaceAll(testkit.Unique("cdc"), "-", "_")
-	admin, err := sql.Open("mysql", rootDSN+"&multiStatements=true")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name)
-		admin.Close()
-	})
-	for _, file := range []string{"../../database/ddl.sql", "../../database/dml.sql"} {
-		b, err := os.ReadFile(file)
-		require.NoError(t, err)
-		script := strings.ReplaceAll(string(b), "shop", name)
-		_, err = admin.Exec(script)
-		require.NoError(t, err, file)
-	}
-	cfg, err := mysql.ParseDSN(rootDSN)
-	require.NoError(t, err)
-	cfg.DBName = name
-	cfg.ParseTime, cfg.Loc = true, time.UTC
-	root, err := sql.Open("mysql", cfg.FormatDSN())
-	require.NoError(t, err)
-	t.Cleanup(func() { root.Close() })
+	root, dsn := testkit.ShopCopy(t, rootDSN, name)
 
 	url, reg := testkit.RegistryURL(t)
-	f := &fixture{t: t, root: root, dsn: cfg.FormatDSN(), db: name, brokers: brokers, url: url, reg: reg}
+	f := &fixture{t: t, root: root, dsn: dsn, db: name, brokers: brokers, url: url, reg: reg}
 	tables := append([]cdc.Table(nil), cdc.DefaultTables...)
 	for i := range tables {
 		tables[i].Database = name
@@ -75,6 +55,7 @@ func newFixture(t testing.TB, brokers []string) *fixture {
 	f.opts = cdc.Options{Name: name, DSN: f.dsn, Tables: tables, MaskReplacement: cdc.DefaultMaskReplacement,
 		OffsetsTopic: name + "-offsets", DeadLetterTopic: name + "-dlq", OffsetFlushInterval: 100 * time.Millisecond}
 
+	var err error
 	f.cl, err = kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()))
 	require.NoError(t, err)
 	t.Cleanup(f.cl.Close)

@@ -54,28 +54,11 @@ func KafkaConnect(t testing.TB, brokers []string) *Connect {
 	return c
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // startScript runs scripts/connect.sh start against brokers and returns the
 // worker's URL.
 func (c *Connect) startScript(brokers []string) string {
 	t := c.t
-	root, err := repoRoot()
+	root, err := moduleRoot()
 	require.NoError(t, err)
 	script := filepath.Join(root, "scripts", "connect.sh")
 	if _, err := exec.LookPath("java"); err != nil {

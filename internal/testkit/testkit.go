@@ -9,12 +9,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -110,6 +111,36 @@ func MySQL(t testing.TB) string {
 		need(t, "MariaDB at "+dsn, "scripts/mariadb.sh start ("+err.Error()+")")
 	}
 	return dsn
+}
+
+// ShopCopy creates database name on the MariaDB of rootDSN as a private
+// copy of the shop database (database/ddl.sql and dml.sql, shop renamed),
+// dropped when the test ends, and returns a root connection to it
+// (parseTime, UTC) and its DSN.
+func ShopCopy(t testing.TB, rootDSN, name string) (*sql.DB, string) {
+	t.Helper()
+	root, err := moduleRoot()
+	require.NoError(t, err)
+	admin, err := sql.Open("mysql", rootDSN+"&multiStatements=true")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name)
+		admin.Close()
+	})
+	for _, file := range []string{"ddl.sql", "dml.sql"} {
+		b, err := os.ReadFile(filepath.Join(root, "database", file))
+		require.NoError(t, err)
+		_, err = admin.Exec(strings.ReplaceAll(string(b), "shop", name))
+		require.NoError(t, err, file)
+	}
+	cfg, err := mysql.ParseDSN(rootDSN)
+	require.NoError(t, err)
+	cfg.DBName, cfg.ParseTime, cfg.Loc = name, true, time.UTC
+	dsn := cfg.FormatDSN()
+	db, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db, dsn
 }
 
 // RegistryURL serves a fresh in-memory schema registry on a real port and
