@@ -89,7 +89,7 @@ func TestClusterFailoverUnderThePipeline(t *testing.T) {
 		// elects another leader; the pipeline goes on without it (2 of 3
 		// replicas in sync is min.insync.replicas).
 		var leader int32
-		awaitCond(t, 3*time.Minute, "a new leader of "+od+"/0", func() (bool, string) {
+		testkit.Await(t, 3*time.Minute, "a new leader of "+od+"/0", func() (bool, string) {
 			leader = c.Leader(ctx, od, 0)
 			return leader != victim, fmt.Sprintf("the metadata names node %d", leader)
 		})
@@ -105,7 +105,7 @@ func TestClusterFailoverUnderThePipeline(t *testing.T) {
 	w.await(want, 4*time.Minute)
 
 	coll := mongoClient(t, mongoSrv.URI()).Database(sink.Database).Collection(sink.Collection)
-	awaitCond(t, 3*time.Minute, "MongoDB equals the totals", func() (bool, string) {
+	testkit.Await(t, 3*time.Minute, "MongoDB equals the totals", func() (bool, string) {
 		got := mongoTotals(t, coll)
 		return equal(got, want), diff(got, want)
 	})

@@ -231,24 +231,6 @@ func (p *pipeline) recordedComponentOn(env *frame.Env, name string, c services.C
 	return r, rec
 }
 
-// awaitCond polls cond until it holds, or fails the test after timeout
-// with what cond last said. A bound for a broken run, not a timed
-// assertion: the timeouts are minutes.
-func awaitCond(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %s", what, timeout, state)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-}
-
 // openOrders counts, over the latest state of every customer in the totals'
 // table, the orders still open (a retry in flight, or dead-lettered): an
 // order whose retry was lost stays PENDING there forever.
@@ -345,7 +327,7 @@ func TestOutputPartitionFailsBeyondTheDeliveryTimeout(t *testing.T) {
 				Err: kerr.NotEnoughReplicas, Count: -1, When: when})
 			orders.write(1500)
 			failed := fmt.Sprintf("producing to %s (partition %d)", topic, partition)
-			awaitCond(t, 3*time.Minute, tc.victim+" stops on the failed partition and is restarted", func() (bool, string) {
+			testkit.Await(t, 3*time.Minute, tc.victim+" stops on the failed partition and is restarted", func() (bool, string) {
 				return log.count("failed; restarting", failed) > 0, fmt.Sprintf("fault hits %d; log:\n%s", fault.Hits(), log.tail(5))
 			})
 			fault.Remove()

@@ -55,7 +55,7 @@ func getReadyz(t *testing.T, srv *httptest.Server) readyz {
 func awaitReadyz(t *testing.T, srv *httptest.Server, code int, reason string) readyz {
 	t.Helper()
 	var last readyz
-	awaitCond(t, 3*time.Minute, "/readyz answers "+http.StatusText(code), func() (bool, string) {
+	testkit.Await(t, 3*time.Minute, "/readyz answers "+http.StatusText(code), func() (bool, string) {
 		last = getReadyz(t, srv)
 		reasons := ""
 		for _, c := range last.Components {
@@ -223,7 +223,7 @@ func TestMongoSinkNotReadyWhileMongoDBIsDown(t *testing.T) {
 	t.Cleanup(func() { mongoSrv.Close() })
 	awaitReadyz(t, srv, http.StatusOK, "")
 	coll := mongoClient(t, mongoSrv.URI()).Database(sink.Database).Collection(sink.Collection)
-	awaitCond(t, 3*time.Minute, "the total written while MongoDB was down is in MongoDB", func() (bool, string) {
+	testkit.Await(t, 3*time.Minute, "the total written while MongoDB was down is in MongoDB", func() (bool, string) {
 		got := mongoTotals(t, coll)
 		return got["1"] == total{2, "25.50"}, diff(got, map[string]total{"1": {2, "25.50"}})
 	})

@@ -100,10 +100,10 @@ func TestRegistryResetStopsTheProcessors(t *testing.T) {
 func awaitStopsForTheRegistry(t *testing.T, r *running, log *logRecorder, what ...string) {
 	t.Helper()
 	cause := "Was the registry reset"
-	awaitCond(t, 3*time.Minute, "stopped and restarted twice for the registry", func() (bool, string) {
+	testkit.Await(t, 3*time.Minute, "stopped and restarted twice for the registry", func() (bool, string) {
 		return log.count(append([]string{"failed; restarting", cause}, what...)...) >= 2, log.tail(3)
 	})
-	awaitCond(t, time.Minute, "not ready, restarting, naming the cause", func() (bool, string) {
+	testkit.Await(t, time.Minute, "not ready, restarting, naming the cause", func() (bool, string) {
 		parts := r.env.Health().Parts()
 		return len(parts) == 1 && !parts[0].Ready && strings.Contains(parts[0].Reason, "restarting in") &&
 			strings.Contains(parts[0].Reason, cause), fmt.Sprintf("%+v", parts)

@@ -118,7 +118,7 @@ func TestKilledSinkConverges(t *testing.T) {
 		}()
 
 		for _, at := range []int64{3_000, 15_000} {
-			await(t, 3*time.Minute, fmt.Sprintf("%d records committed", at), func() (bool, string) {
+			testkit.Await(t, 3*time.Minute, fmt.Sprintf("%d records committed", at), func() (bool, string) {
 				n := f.committedTotal()
 				return n >= at, fmt.Sprintf("%d committed", n)
 			})
@@ -148,7 +148,7 @@ func TestBinaryNeverLogsThePassword(t *testing.T) {
 	args[len(args)-1] = "debug" // --log.level
 	p := newProcess(t, args...)
 	p.start()
-	await(t, time.Minute, "the sink to report MongoDB unreachable", func() (bool, string) {
+	testkit.Await(t, time.Minute, "the sink to report MongoDB unreachable", func() (bool, string) {
 		return strings.Contains(p.out.String(), "MongoDB does not answer yet"), p.out.Tail(3)
 	})
 	require.NoError(t, p.stop())

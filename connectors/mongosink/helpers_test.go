@@ -238,22 +238,6 @@ func (f *fixture) produce(h *history, n, keys int) {
 	}
 }
 
-// await polls cond until it holds; timeout only bounds a broken run.
-func await(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still waiting after %v for %s: %s", timeout, what, state)
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval, not synchronisation
-	}
-}
-
 // offsets returns the group's committed offsets and the topic's end
 // offsets, per partition.
 func (f *fixture) offsets() (committed, end map[int32]int64, err error) {
@@ -282,7 +266,7 @@ func (f *fixture) offsets() (committed, end map[int32]int64, err error) {
 // topic: the sink has written (or dead-lettered) all of them.
 func (f *fixture) awaitCommitted(timeout time.Duration) {
 	f.t.Helper()
-	await(f.t, timeout, "the sink to commit the end offsets", func() (bool, string) {
+	testkit.Await(f.t, timeout, "the sink to commit the end offsets", func() (bool, string) {
 		committed, end, err := f.offsets()
 		if err != nil {
 			return false, err.Error()

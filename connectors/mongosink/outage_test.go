@@ -40,7 +40,7 @@ func TestMongoDownForAWhile(t *testing.T) {
 
 		require.NoError(t, srv.Close())
 		f.produce(h, 1000, 200)
-		await(t, time.Minute, "the sink to fail writing a few times", func() (bool, string) {
+		testkit.Await(t, time.Minute, "the sink to fail writing a few times", func() (bool, string) {
 			st := sink.Stats()
 			return st.WriteRetries >= 3, fmt.Sprintf("%+v", st)
 		})

@@ -18,7 +18,7 @@ import (
 // own partitions.
 func (f *fixture) awaitMembers(n int) {
 	f.t.Helper()
-	await(f.t, 2*time.Minute, fmt.Sprintf("%d group members with partitions", n), func() (bool, string) {
+	testkit.Await(f.t, 2*time.Minute, fmt.Sprintf("%d group members with partitions", n), func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		groups, err := f.admin.DescribeGroups(ctx, f.group)
@@ -72,7 +72,7 @@ func TestRebalances(t *testing.T) {
 		b, stopB := runSink(t, f.options(logB))
 		f.awaitMembers(2)
 		f.produce(h, 3000, 400)
-		await(t, 2*time.Minute, "B to write", func() (bool, string) {
+		testkit.Await(t, 2*time.Minute, "B to write", func() (bool, string) {
 			return b.Stats().Upserted > 0, fmt.Sprintf("%+v", b.Stats())
 		})
 		require.NoError(t, stopA(), "A leaves cleanly")
@@ -82,14 +82,14 @@ func TestRebalances(t *testing.T) {
 
 		require.NoError(t, srv.Close())
 		f.produce(h, 2000, 400)
-		await(t, time.Minute, "B to fail writing", func() (bool, string) {
+		testkit.Await(t, time.Minute, "B to fail writing", func() (bool, string) {
 			return b.Stats().WriteRetries >= 2, fmt.Sprintf("%+v", b.Stats())
 		})
 		optsC := f.options(logC)
 		optsC.ShutdownTimeout = time.Second
 		c, stopC := runSink(t, optsC)
 		f.awaitMembers(2)
-		await(t, 2*time.Minute, "C to fail writing", func() (bool, string) {
+		testkit.Await(t, 2*time.Minute, "C to fail writing", func() (bool, string) {
 			return c.Stats().WriteRetries >= 1, fmt.Sprintf("%+v", c.Stats())
 		})
 		err = stopC()

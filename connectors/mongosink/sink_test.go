@@ -55,7 +55,7 @@ func TestSinkWritesLatestValuePerKey(t *testing.T) {
 				// offsets: of one more record, it reads exactly that one.
 				sink2, stop2 := runSink(t, opts)
 				f.produce(h, 1, 300)
-				await(t, 2*time.Minute, "the second run to read the new record", func() (bool, string) {
+				testkit.Await(t, 2*time.Minute, "the second run to read the new record", func() (bool, string) {
 					n := sink2.Stats().Consumed
 					return n >= 1, strconv.FormatInt(n, 10)
 				})

@@ -154,6 +154,24 @@ func RegistryURL(t testing.TB) (string, *codecs.Registry) {
 	return fake.URL(), codecs.NewRegistry(cl)
 }
 
+// Await polls cond until it holds, or fails the test after timeout with
+// what cond last said. The timeout only bounds a broken run (minutes), it
+// is not a timed assertion.
+func Await(t testing.TB, timeout time.Duration, what string, cond func() (ok bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %s", what, timeout, state)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
 // Unique returns a name unique to this test run, for topics and groups on a
 // shared broker.
 func Unique(name string) string {
