@@ -742,15 +742,7 @@ cmd_cluster_stop() {
   log "stopping node ${nodes[*]} (pids ${pids[*]})"
   kill -TERM "${pids[@]}" 2>/dev/null || true
   for pid in "${pids[@]}"; do
-    while pid_alive "$pid"; do
-      if ((SECONDS >= deadline)); then
-        log "pid $pid still running after ${STOP_TIMEOUT} s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        sleep 0.5
-        break
-      fi
-      sleep 0.2
-    done
+    await_exit "$pid" "$deadline"
   done
   for n in "${nodes[@]}"; do
     use_node "$n"

@@ -1,13 +1,11 @@
 package mongoserver
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,25 +18,12 @@ import (
 	"github.com/orderstream/pipeline/internal/testkit"
 )
 
-// logs collects FerretDB's warnings; printed when a test fails.
-type logs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
+// quietLogger collects FerretDB's warnings; printed when a test fails.
 func quietLogger(t *testing.T) *slog.Logger {
-	l := &logs{}
+	l := &testkit.Output{}
 	t.Cleanup(func() {
 		if t.Failed() {
-			l.mu.Lock()
-			t.Logf("FerretDB log:\n%s", l.b.String())
-			l.mu.Unlock()
+			t.Logf("FerretDB log:\n%s", l.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -74,11 +74,18 @@ pid_alive() {
 
 # stop_pid PID: SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL.
 stop_pid() {
-  local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
+  local pid=$1
   kill -TERM "$pid" 2>/dev/null || return 0
+  await_exit "$pid" $((SECONDS + STOP_TIMEOUT))
+}
+
+# await_exit PID DEADLINE: wait for PID (already sent SIGTERM) to exit until
+# SECONDS reaches DEADLINE, then SIGKILL it.
+await_exit() {
+  local pid=$1 deadline=$2
   while pid_alive "$pid"; do
     if ((SECONDS >= deadline)); then
-      log "still running after ${STOP_TIMEOUT} s: SIGKILL"
+      log "pid $pid still running after ${STOP_TIMEOUT} s: SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.5
       break
